@@ -1,0 +1,43 @@
+# Inference benchmark: train -> model_weights.pth -> onnx_model.onnx -> engines -> one timing
+# rule per backend -> results/table.md. See README.md; the configuration is described in
+# workflow/schemas/config.schema.yaml.
+
+import os
+import sys
+from pathlib import Path
+
+# The workflow's own package (src/infbench), for the DAG build here and for every job's script.
+_SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, _SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p)
+
+from infbench.config import validate_config
+from infbench.errors import ConfigError
+
+
+configfile: "config/config.yaml"
+
+
+try:
+    validate_config(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+except ConfigError as exc:
+    sys.exit(f"config error: {exc}")
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/model.smk"
+include: "workflow/rules/engines.smk"
+include: "workflow/rules/benchmark.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "results/table.md",
+        "results/summary.csv",
+        "results/latency.png",

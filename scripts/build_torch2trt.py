@@ -1,0 +1,35 @@
+"""Convert model_weights.pth with torch2trt for one precision and batch size; save the module."""
+
+import numpy as np
+
+from infbench.artifacts import read_json, write_json
+from infbench.backends.base import CellRequest
+from infbench.backends.torch2trt import build_module
+from infbench.catalog import BACKENDS
+from infbench.reference import load_eval_set
+from infbench.scripting import step
+
+
+def main(smk) -> None:
+    with step(smk) as log:
+        card = read_json(smk.input.card)
+        batch = int(smk.wildcards.batch)
+        request = CellRequest(
+            backend=BACKENDS["torch2trt"],
+            precision=smk.wildcards.precision,
+            batch_size=batch,
+            artifacts={"pth": smk.input.pth},
+            architecture=card["architecture"],
+            num_classes=card["num_classes"],
+            image_size=card["image_size"],
+            threads=smk.params.threads,
+            allow_tf32=smk.params.allow_tf32,
+            workspace_mb=smk.params.workspace_mb,
+        )
+        images = load_eval_set(smk.input.eval_set)["images"]
+        example = images[np.arange(batch) % len(images)]  # real images, as the timing rules use
+        info = build_module(request, example, smk.output.module, log)
+        write_json(smk.output.info, info)
+
+
+main(snakemake)  # noqa: F821 (injected by Snakemake's script directive)

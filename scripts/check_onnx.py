@@ -1,0 +1,21 @@
+"""Compare ONNX Runtime's outputs for onnx_model.onnx with PyTorch's; fail beyond tolerance."""
+
+from infbench.artifacts import write_json
+from infbench.export import check_with_onnxruntime
+from infbench.parity import Tolerance
+from infbench.reference import load_eval_set
+from infbench.scripting import step
+
+
+def main(smk) -> None:
+    with step(smk) as log:
+        eval_set = load_eval_set(smk.input.eval_set)
+        result = check_with_onnxruntime(smk.input.onnx, eval_set, Tolerance(**smk.params.tolerance), smk.params.threads)
+        write_json(smk.output[0], result)
+        log.info(
+            "ONNX Runtime %s matches PyTorch on %d images: max |diff| %.3g, top-1 agreement %.3f",
+            result["onnxruntime"], result["images"], result["max_abs_diff"], result["top1_agreement"],
+        )
+
+
+main(snakemake)  # noqa: F821 (injected by Snakemake's script directive)

@@ -1,0 +1,36 @@
+"""Train the configured classifier; write model_weights.pth and its model card."""
+
+from infbench.artifacts import read_json, write_json
+from infbench.models import save_state_dict
+from infbench.scripting import step
+from infbench.training import TrainSettings, train
+from infbench.versions import imported_versions
+
+
+def main(smk) -> None:
+    with step(smk) as log:
+        manifest = read_json(smk.input.manifest)
+        settings = TrainSettings(**smk.params.settings)
+        model, summary = train(manifest, settings)
+        save_state_dict(model, smk.output.weights)
+        card = {
+            "architecture": settings.architecture,
+            "classes": manifest["classes"],
+            "num_classes": len(manifest["classes"]),
+            "image_size": settings.image_size,
+            "input": {"layout": "NCHW", "dtype": "float32", "normalisation": "ImageNet mean and std of RGB in [0, 1]"},
+            "data": manifest["source"],
+            "seed": settings.seed,
+            "trainable": settings.trainable,
+            "starting_weights": settings.weights or "random initialisation",
+            "epochs": settings.epochs,
+            "batch_size": settings.batch_size,
+            "learning_rate": settings.learning_rate,
+            **summary,
+            "versions": imported_versions(["torch", "torchvision", "numpy", "pillow"]),
+        }
+        write_json(smk.output.card, card)
+        log.info("wrote %s (held-out top-1 %.3f)", smk.output.weights, summary["val_top1"])
+
+
+main(snakemake)  # noqa: F821 (injected by Snakemake's script directive)

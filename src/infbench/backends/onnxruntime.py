@@ -1,0 +1,198 @@
+"""ONNX Runtime inference from onnx_model.onnx with its CPU, CUDA and TensorRT execution providers.
+
+ONNX Runtime falls back silently: asked for a provider it cannot load, it runs the model on the
+next one. A cell therefore counts only if `get_providers()` lists the provider it claims and a
+profiled run shows that provider executing nodes of the model.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from infbench.backends.base import CellRequest, Loaded, Resident, captured_stderr
+from infbench.errors import ArtifactError, BackendUnavailable
+from infbench.hardware import no_gpu_reason
+from infbench.versions import installed_version
+
+CPU_FP16 = (
+    "fp16 not supported on CPU by this backend "
+    "(ONNX Runtime's CPU provider casts an fp16 model back to fp32 and runs it in fp32)"
+)
+TENSORRT = "TensorrtExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+# Session-creation errors that mean the file itself is unusable.
+_BAD_MODEL_ERRORS = {"InvalidProtobuf", "NoSuchFile", "InvalidGraph", "ModelLoadFailed"}
+
+
+def unavailable_reason(request: CellRequest) -> str | None:
+    version = installed_version("onnxruntime")
+    if version is None:
+        return "onnxruntime is not installed"
+    if request.backend.device == "cpu" and request.precision == "fp16":
+        return CPU_FP16
+    reasons = []
+    if request.backend.is_gpu and (why := no_gpu_reason()):
+        reasons.append(why)
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if request.backend.provider not in available:
+        reasons.append(
+            f"{request.backend.provider} is not in this ONNX Runtime build ({version} has "
+            f"{', '.join(available)}; onnxruntime-gpu has the CUDA and TensorRT providers)"
+        )
+    return "; ".join(reasons) or None
+
+
+def _session_options(ort, threads: int, profile_prefix: str | None = None):
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if profile_prefix:
+        options.enable_profiling = True
+        options.profile_file_prefix = profile_prefix
+    return options
+
+
+def _providers(request: CellRequest, stream_handle: int | None, input_name: str) -> tuple[list, dict]:
+    """The provider list for the session and a description of the options that matter for the record."""
+    if request.backend.provider == "CPUExecutionProvider":
+        return ["CPUExecutionProvider"], {}
+    cuda_options = {
+        "device_id": 0,
+        "use_tf32": int(request.allow_tf32),
+        "cudnn_conv_algo_search": "EXHAUSTIVE",
+        "user_compute_stream": str(stream_handle),
+    }
+    if request.backend.provider == CUDA:
+        return [(CUDA, cuda_options)], {"cuda": cuda_options | {"user_compute_stream": "torch stream"}}
+    shape = "x".join(str(d) for d in request.input_shape)
+    cache = request.cache_dir or tempfile.mkdtemp(prefix="ort-trt-")
+    os.makedirs(cache, exist_ok=True)
+    trt_options = {
+        "device_id": 0,
+        "trt_fp16_enable": request.precision == "fp16",
+        "trt_engine_cache_enable": True,
+        "trt_engine_cache_path": cache,
+        "trt_timing_cache_enable": True,
+        "trt_timing_cache_path": cache,
+        "trt_max_workspace_size": request.workspace_mb << 20,
+        "trt_profile_min_shapes": f"{input_name}:{shape}",
+        "trt_profile_opt_shapes": f"{input_name}:{shape}",
+        "trt_profile_max_shapes": f"{input_name}:{shape}",
+        "user_compute_stream": str(stream_handle),
+    }
+    described = {"tensorrt": trt_options | {"user_compute_stream": "torch stream"}, "cuda_for_unsupported_nodes": cuda_options}
+    return [(TENSORRT, trt_options), (CUDA, cuda_options)], described
+
+
+def _create_session(ort, path: str, options, providers):
+    with captured_stderr() as messages:
+        try:
+            session = ort.InferenceSession(path, options, providers=providers)
+        except Exception as exc:
+            if type(exc).__name__ in _BAD_MODEL_ERRORS:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ArtifactError(f"{path}: ONNX Runtime cannot load it ({first})") from exc
+            raise
+    return session, messages
+
+
+def _node_placement(ort, path, request, providers, feed) -> dict[str, int]:
+    """Which provider ran how many nodes, read from the profile of one run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        options = _session_options(ort, request.threads, os.path.join(tmp, "profile"))
+        session, _ = _create_session(ort, path, options, providers)
+        session.run(None, feed)
+        with open(session.end_profiling()) as f:
+            events = json.load(f)
+    counts = collections.Counter(
+        e["args"]["provider"]
+        for e in events
+        if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time") and "provider" in e.get("args", {})
+    )
+    return dict(counts)
+
+
+def load(request: CellRequest) -> Loaded:
+    provider = request.backend.provider
+    gpu = request.backend.is_gpu
+    details: dict = {"intra_op_threads": request.threads, "inter_op_threads": 1}
+    torch = stream = None
+    if gpu:
+        from infbench.backends import cuda
+
+        if provider == TENSORRT and not request.allow_tf32:
+            cuda.disable_tf32_everywhere()  # the TensorRT provider has no TF32 option of its own
+            details["tf32"] = "disabled with NVIDIA_TF32_OVERRIDE=0"
+        elif provider == TENSORRT:
+            details["tf32"] = "allowed (TensorRT's default)"
+        else:
+            details["tf32"] = "allowed" if request.allow_tf32 else "disabled (use_tf32=0)"
+        torch = cuda.require_cuda()  # torch first: it loads the CUDA libraries ONNX Runtime links against
+        stream = torch.cuda.Stream()
+    import onnxruntime as ort
+
+    use_fp16_model = request.precision == "fp16" and provider != TENSORRT
+    path = request.artifacts["onnx_fp16" if use_fp16_model else "onnx"]
+    if request.precision == "fp16":
+        details["fp16_method"] = "fp16 ONNX model (exported from model.half())" if use_fp16_model else "trt_fp16_enable on the fp32 ONNX model"
+    # The input name is needed for the TensorRT profile shapes; every exported model calls it "input".
+    providers, details["provider_options"] = _providers(request, stream.cuda_stream if gpu else None, "input")
+    session, messages = _create_session(ort, path, _session_options(ort, request.threads), providers)
+    actual = session.get_providers()
+    details["session_providers"] = actual
+    if provider not in actual:
+        errors = [m for m in messages if "error" in m.lower() or "fail" in m.lower()]
+        raise BackendUnavailable(
+            f"{provider} did not load; ONNX Runtime would have run the model on {actual[0]}"
+            + (f" ({errors[0].strip()[:300]})" if errors else "")
+        )
+    input_meta, output_meta = session.get_inputs()[0], session.get_outputs()[0]
+    input_dtype = np.dtype(np.float16 if "float16" in input_meta.type else np.float32)
+    output_dtype = np.dtype(np.float16 if "float16" in output_meta.type else np.float32)
+
+    def infer(x: np.ndarray) -> np.ndarray:
+        return session.run([output_meta.name], {input_meta.name: x})[0]
+
+    example = {input_meta.name: np.zeros(request.input_shape, dtype=input_dtype)}  # placement only, never timed
+    placement = _node_placement(ort, path, request, providers, example)
+    details["node_placement"] = placement
+    if not placement.get(provider):
+        raise BackendUnavailable(f"{provider} loaded but ran none of the model's nodes (placement: {placement})")
+    if not gpu:
+        return Loaded(infer, input_dtype, details=details)
+
+    from infbench.backends.cuda import EventTimer
+
+    x_gpu = torch.empty(request.input_shape, dtype=getattr(torch, input_dtype.name), device="cuda")
+    y_shape = (request.batch_size, request.num_classes)
+    y_gpu = torch.empty(y_shape, dtype=getattr(torch, output_dtype.name), device="cuda")
+    binding = session.io_binding()
+
+    def bind(x: np.ndarray) -> None:
+        with torch.cuda.stream(stream):
+            x_gpu.copy_(torch.from_numpy(x))
+        stream.synchronize()
+        binding.bind_input(input_meta.name, "cuda", 0, input_dtype, list(x_gpu.shape), x_gpu.data_ptr())
+        binding.bind_output(output_meta.name, "cuda", 0, output_dtype, list(y_shape), y_gpu.data_ptr())
+
+    def output() -> np.ndarray:
+        with torch.cuda.stream(stream):
+            return y_gpu.cpu().numpy()
+
+    resident = Resident(
+        bind=bind,
+        step=lambda: session.run_with_iobinding(binding),
+        sync=stream.synchronize,
+        output=output,
+        timer=lambda n: EventTimer(n, stream),
+    )
+    return Loaded(infer, input_dtype, resident, details)

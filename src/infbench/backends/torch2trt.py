@@ -1,0 +1,111 @@
+"""torch2trt: model_weights.pth converted layer by layer into a TensorRT engine wrapped as a torch module."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from infbench.artifacts import atomic_path
+from infbench.backends.base import CellRequest, Loaded, Resident
+from infbench.backends.tensorrt import major_version
+from infbench.errors import ArtifactError
+from infbench.hardware import no_gpu_reason
+from infbench.versions import installed_version
+
+
+def missing() -> str | None:
+    """Why this backend cannot run on this machine (library or GPU), read without importing it."""
+    reasons = []
+    if installed_version("torch2trt") is None:
+        reasons.append("torch2trt is not installed")
+    trt_version = installed_version("tensorrt")
+    if trt_version is None:
+        reasons.append("tensorrt is not installed")
+    elif major_version(trt_version) >= 11:
+        reasons.append(f"torch2trt does not support TensorRT {trt_version} (it needs EXPLICIT_BATCH and BuilderFlag.FP16, gone in 11)")
+    if why := no_gpu_reason():
+        reasons.append(why)
+    return "; ".join(reasons) or None
+
+
+def unavailable_reason(request: CellRequest) -> str | None:
+    return missing()
+
+
+def build_module(request: CellRequest, example: np.ndarray, out_path: str, log) -> dict:
+    """Convert the trained model with torch2trt for one precision and batch size; save its state_dict."""
+    import time
+
+    from infbench.backends import cuda
+
+    if not request.allow_tf32:
+        cuda.disable_tf32_everywhere()  # torch2trt has no TF32 option; TensorRT reads this variable
+    torch = cuda.require_cuda()
+    import torch2trt
+
+    from infbench.models import load_trained
+
+    model = load_trained(request.artifacts["pth"], request.architecture, request.num_classes).cuda()
+    x = torch.from_numpy(example).cuda()
+    log.info("converting %s with torch2trt (%s, batch %d)", request.architecture, request.precision, request.batch_size)
+    start = time.perf_counter()
+    with torch.no_grad():
+        module = torch2trt.torch2trt(
+            model,
+            [x],
+            fp16_mode=request.precision == "fp16",
+            max_workspace_size=request.workspace_mb << 20,
+            max_batch_size=request.batch_size,
+        )
+    seconds = time.perf_counter() - start
+    with atomic_path(out_path) as tmp:
+        torch.save(module.state_dict(), tmp)
+    import tensorrt
+
+    return {
+        "torch2trt": installed_version("torch2trt"),
+        "tensorrt": tensorrt.__version__,
+        "build_seconds": round(seconds, 3),
+        "precision": request.precision,
+        "fp16_method": "torch2trt fp16_mode=True (BuilderFlag.FP16)" if request.precision == "fp16" else None,
+        "tf32": "allowed" if request.allow_tf32 else "disabled with NVIDIA_TF32_OVERRIDE=0",
+        "batch_size": request.batch_size,
+    }
+
+
+def load(request: CellRequest) -> Loaded:
+    from infbench.backends import cuda
+
+    if not request.allow_tf32:
+        cuda.disable_tf32_everywhere()
+    torch = cuda.require_cuda()
+    from torch2trt import TRTModule
+
+    path = request.artifacts["torch2trt"]
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        module = TRTModule()
+        module.load_state_dict(state)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ArtifactError(f"{path}: torch2trt cannot load it ({first})") from exc
+    torch.set_grad_enabled(False)
+    bound: dict = {}
+
+    def infer(x: np.ndarray) -> np.ndarray:
+        return module(torch.from_numpy(x).cuda()).cpu().numpy()
+
+    def bind(x: np.ndarray) -> None:
+        bound["x"] = torch.from_numpy(x).cuda()
+
+    def step() -> None:
+        bound["y"] = module(bound["x"])
+
+    resident = Resident(
+        bind=bind,
+        step=step,
+        sync=torch.cuda.synchronize,
+        output=lambda: bound["y"].cpu().numpy(),
+        timer=lambda n: cuda.EventTimer(n, torch.cuda.current_stream()),
+    )
+    details = {"module": path, "tf32": "allowed" if request.allow_tf32 else "disabled with NVIDIA_TF32_OVERRIDE=0"}
+    return Loaded(infer, np.dtype(np.float32), resident, details)

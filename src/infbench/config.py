@@ -1,0 +1,77 @@
+"""Validation of the workflow's configuration: JSON Schema plus the checks a schema cannot express."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from infbench.catalog import ARCHITECTURES, MAX_IMAGE_SIZE
+from infbench.errors import ConfigError
+
+
+def _with_defaults(validator_class):
+    """A validator that fills in each property's schema default before validating it."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def _key(path) -> str:
+    key = ""
+    for part in path:
+        key += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return key.lstrip(".") or "(top level)"
+
+
+def load_schema(schema_path: str | Path) -> dict:
+    return yaml.safe_load(Path(schema_path).read_text())
+
+
+def validate_config(config: dict[str, Any], schema_path: str | Path, workdir: str | Path = ".") -> dict[str, Any]:
+    """Validate `config` in place (filling defaults) and return it; raise ConfigError on the first problem."""
+    schema = load_schema(schema_path)
+    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.path), list(map(str, e.path))))
+    if errors:
+        error = jsonschema.exceptions.best_match(errors)
+        raise ConfigError(f"{_key(error.absolute_path)}: {error.message}")
+    _check_semantics(config, Path(workdir))
+    return config
+
+
+def _check_semantics(config: dict[str, Any], workdir: Path) -> None:
+    model = config["model"]
+    arch, size = model["architecture"], model["image_size"]
+    if not ARCHITECTURES[arch] <= size <= MAX_IMAGE_SIZE:
+        raise ConfigError(
+            f"model.image_size: {arch} cannot take {size}x{size} images "
+            f"(allowed: {ARCHITECTURES[arch]} to {MAX_IMAGE_SIZE} pixels)"
+        )
+    for key, value in (("data.path", config["data"]["path"]), ("model.weights", model["weights"])):
+        if value is not None and not (workdir / value).exists():
+            raise ConfigError(f"{key}: '{value}' does not exist (give an existing path, or null)")
+    if config["data"]["path"] is not None and not (workdir / config["data"]["path"]).is_dir():
+        raise ConfigError(f"data.path: '{config['data']['path']}' is not a directory (an ImageFolder root is needed)")
+    export = config["export"]
+    if export["exporter"] == "dynamo" and export["opset"] < 18:
+        raise ConfigError(
+            f"export.opset: the dynamo exporter writes opset 18 or newer, not {export['opset']} "
+            "(use export.exporter: torchscript for older opsets)"
+        )
+    warmup = config["benchmark"]["warmup"]
+    if warmup["mode"] == "adaptive" and warmup["max_iterations"] < warmup["iterations"]:
+        raise ConfigError(
+            f"benchmark.warmup.max_iterations: {warmup['max_iterations']} is below "
+            f"benchmark.warmup.iterations ({warmup['iterations']})"
+        )

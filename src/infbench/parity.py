@@ -1,0 +1,58 @@
+"""Output parity: does a backend compute what the PyTorch fp32 CPU reference computes?"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    max_abs_diff: float
+    min_cosine: float
+    min_top1_agreement: float
+
+
+def outputs_over(infer: Callable[[np.ndarray], np.ndarray], images: np.ndarray, batch_size: int) -> np.ndarray:
+    """Run `infer` over all images in batches of exactly `batch_size` (the last batch wraps around)."""
+    n = len(images)
+    order = np.arange(math.ceil(n / batch_size) * batch_size) % n
+    outputs = [np.asarray(infer(images[order[i : i + batch_size]])) for i in range(0, len(order), batch_size)]
+    return np.concatenate(outputs)[:n]
+
+
+def compare(outputs: np.ndarray, reference: np.ndarray, labels: np.ndarray, tolerance: Tolerance) -> dict:
+    """Agreement of `outputs` (logits) with the reference logits, and whether it is within tolerance."""
+    out = np.asarray(outputs, dtype=np.float64)
+    ref = np.asarray(reference, dtype=np.float64)
+    if out.shape != ref.shape:
+        return {"passed": False, "failures": [f"output shape {out.shape} differs from the reference's {ref.shape}"]}
+    result: dict = {"images": int(len(ref)), "tolerance": asdict(tolerance)}
+    if not np.isfinite(out).all():
+        result.update(passed=False, failures=["outputs contain NaN or infinity"])
+        return result
+    diff = np.abs(out - ref)
+    norms = np.linalg.norm(out, axis=1) * np.linalg.norm(ref, axis=1)
+    cosine = np.where(norms > 0, (out * ref).sum(axis=1) / np.where(norms > 0, norms, 1), 1.0)
+    top1 = out.argmax(axis=1)
+    result.update(
+        max_abs_diff=float(diff.max()),
+        mean_abs_diff=float(diff.mean()),
+        min_cosine=float(cosine.min()),
+        mean_cosine=float(cosine.mean()),
+        top1_agreement=float((top1 == ref.argmax(axis=1)).mean()),
+        top1_accuracy=float((top1 == labels).mean()),
+        reference_top1_accuracy=float((ref.argmax(axis=1) == labels).mean()),
+    )
+    failures = []
+    if result["max_abs_diff"] > tolerance.max_abs_diff:
+        failures.append(f"max |diff| {result['max_abs_diff']:.3g} > {tolerance.max_abs_diff:g}")
+    if result["min_cosine"] < tolerance.min_cosine:
+        failures.append(f"min cosine {result['min_cosine']:.6f} < {tolerance.min_cosine:g}")
+    if result["top1_agreement"] < tolerance.min_top1_agreement:
+        failures.append(f"top-1 agreement {result['top1_agreement']:.3f} < {tolerance.min_top1_agreement:g}")
+    result.update(passed=not failures, failures=failures)
+    return result

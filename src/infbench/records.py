@@ -1,0 +1,63 @@
+"""Result records: one JSON file per cell (backend x precision x batch size)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from infbench.artifacts import read_json
+from infbench.backends.base import CellRequest
+
+SCHEMA_VERSION = 1
+OK, SKIPPED, MISMATCH, ERROR = "ok", "skipped", "mismatch", "error"
+STATUSES = (OK, SKIPPED, MISMATCH, ERROR)
+TIMING_MODES = ("end_to_end", "device_resident")
+
+
+def new_record(request: CellRequest) -> dict:
+    b = request.backend
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "backend": b.name,
+        "framework": b.framework,
+        "row": b.row,
+        "label": b.label,
+        "device": b.device,
+        "provider": b.provider or None,
+        "precision": request.precision,
+        "batch_size": request.batch_size,
+        "status": None,
+        "reason": None,
+        "model": {
+            "architecture": request.architecture,
+            "image_size": request.image_size,
+            "num_classes": request.num_classes,
+        },
+        "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def validate_record(record: dict, source: str | Path = "record") -> dict:
+    """Check the fields the report relies on; raise ValueError naming the file otherwise."""
+    for key in ("backend", "precision", "batch_size", "status"):
+        if key not in record:
+            raise ValueError(f"{source}: missing '{key}'")
+    if record["status"] not in STATUSES:
+        raise ValueError(f"{source}: status {record['status']!r} is not one of {STATUSES}")
+    if record["status"] == OK:
+        timing = record.get("timing", {})
+        if not any(mode in timing for mode in TIMING_MODES):
+            raise ValueError(f"{source}: status ok but no timing")
+    elif not record.get("reason"):
+        raise ValueError(f"{source}: status {record['status']} needs a reason")
+    return record
+
+
+def load_records(paths) -> list[dict]:
+    return [validate_record(read_json(p), p) for p in paths]
+
+
+def mean_ms(record: dict, mode: str) -> float | None:
+    """The mean latency a record holds for a timing mode (host clock), or None."""
+    timing = record.get("timing", {}).get(mode)
+    return timing["host_ms"]["mean"] if timing else None

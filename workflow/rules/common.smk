@@ -1,0 +1,85 @@
+# Paths, settings and helpers shared by the rules. Nothing here imports torch or onnxruntime:
+# library versions come from package metadata, the GPU from the driver's /proc entries.
+
+from infbench.backends import tensorrt as tensorrt_backend
+from infbench.backends import torch2trt as torch2trt_backend
+from infbench.catalog import BACKENDS
+from infbench.envinfo import usable_cpus
+from infbench.hardware import nvidia_gpu_names
+from infbench.versions import installed_version, installed_versions
+
+MANIFEST = "results/data/manifest.json"
+IMAGES = "results/data/images"
+WEIGHTS = "results/model/model_weights.pth"
+CARD = "results/model/model_card.json"
+ONNX = "results/model/onnx_model.onnx"
+ONNX_FP16 = "results/model/onnx_model_fp16.onnx"
+ONNX_CHECK = "results/model/onnx_check.json"
+EVAL_SET = "results/reference/eval_set.npz"
+ENGINE = "results/engines/trt_model_{precision}_bs{batch}.trt"
+ENGINE_INFO = "results/engines/trt_model_{precision}_bs{batch}.json"
+TORCH2TRT = "results/engines/torch2trt_{precision}_bs{batch}.pth"
+TORCH2TRT_INFO = "results/engines/torch2trt_{precision}_bs{batch}.json"
+RECORD = "results/records/{backend}/{precision}_bs{batch}.json"
+
+BENCH = config["benchmark"]
+THREADS = BENCH["threads"] or usable_cpus()
+# GPU rules rerun when the GPU changes (or appears): its model names are one of their params.
+GPU = ", ".join(nvidia_gpu_names()) or "none"
+TRT_VERSION = installed_version("tensorrt")
+
+TIMING_SETTINGS = {
+    "iterations": BENCH["iterations"],
+    "warmup": BENCH["warmup"],
+    "threads": THREADS,
+    "noisy_cv": BENCH["noisy_cv"],
+    "allow_tf32": BENCH["allow_tf32"],
+    "workspace_mb": BENCH["workspace_mb"],
+    "tolerances": config["parity"]["tolerances"],
+}
+
+
+def versions(*libraries):
+    """Installed versions of the libraries a rule uses: a param, so a new version reruns the rule."""
+    return installed_versions(libraries)
+
+
+def record_paths():
+    return [
+        RECORD.format(backend=backend, precision=precision, batch=batch)
+        for backend in BENCH["backends"]
+        for precision in BENCH["precisions"]
+        for batch in BENCH["batch_sizes"]
+    ]
+
+
+def timing_inputs(backend_name):
+    """Input function of a backend's timing rule: only what that backend runs, built only where it can run."""
+    backend = BACKENDS[backend_name]
+
+    def inputs(wildcards):
+        files = {"eval_set": EVAL_SET, "card": CARD}
+        cell = {"precision": wildcards.precision, "batch": wildcards.batch}
+        if backend.artifact == "pth":
+            files["pth"] = WEIGHTS
+        elif backend.artifact == "onnx":
+            files["onnx"] = ONNX
+            files["onnx_check"] = ONNX_CHECK
+            if wildcards.precision == "fp16" and backend.name == "onnxruntime_cuda":
+                files["onnx_fp16"] = ONNX_FP16
+        elif backend.artifact == "trt" and tensorrt_backend.missing() is None:
+            files["engine"] = ENGINE.format(**cell)
+            files["build"] = ENGINE_INFO.format(**cell)
+        elif backend.artifact == "torch2trt" and torch2trt_backend.missing() is None:
+            files["torch2trt"] = TORCH2TRT.format(**cell)
+            files["build"] = TORCH2TRT_INFO.format(**cell)
+        return files
+
+    return inputs
+
+
+def engine_onnx(wildcards):
+    """TensorRT 11 makes fp16 engines from an fp16 ONNX model; earlier versions from fp32 with a flag."""
+    if wildcards.precision == "fp16" and tensorrt_backend.fp16_onnx_needed(TRT_VERSION):
+        return ONNX_FP16
+    return ONNX

@@ -1,0 +1,103 @@
+rule train:
+    input:
+        manifest=MANIFEST,
+    output:
+        weights=WEIGHTS,
+        card=CARD,
+    log:
+        "results/logs/train.log",
+    benchmark:
+        "results/benchmarks/train.tsv"
+    params:
+        settings={
+            "architecture": config["model"]["architecture"],
+            "image_size": config["model"]["image_size"],
+            "weights": config["model"]["weights"],
+            **config["train"],
+        },
+        versions=versions("torch", "torchvision", "numpy", "pillow"),
+    threads: THREADS
+    resources:
+        gpu=1 if config["train"]["device"] != "cpu" and GPU != "none" else 0,
+    conda:
+        "../../envs/pytorch.yaml"
+    script:
+        "../../scripts/train.py"
+
+
+rule reference_outputs:
+    input:
+        manifest=MANIFEST,
+        weights=WEIGHTS,
+        card=CARD,
+    output:
+        EVAL_SET,
+    log:
+        "results/logs/reference_outputs.log",
+    params:
+        images=config["parity"]["images"],
+        threads=THREADS,
+        versions=versions("torch", "torchvision", "numpy", "pillow"),
+    threads: THREADS
+    conda:
+        "../../envs/pytorch.yaml"
+    script:
+        "../../scripts/reference_outputs.py"
+
+
+rule export_onnx:
+    input:
+        weights=WEIGHTS,
+        card=CARD,
+    output:
+        onnx=ONNX,
+        info="results/model/onnx_model.json",
+    log:
+        "results/logs/export_onnx.log",
+    benchmark:
+        "results/benchmarks/export_onnx.tsv"
+    params:
+        half=False,
+        exporter=config["export"]["exporter"],
+        opset=config["export"]["opset"],
+        versions=versions("torch", "torchvision", "onnx", "onnxscript"),
+    conda:
+        "../../envs/onnx.yaml"
+    script:
+        "../../scripts/export_onnx.py"
+
+
+use rule export_onnx as export_onnx_fp16 with:
+    output:
+        onnx=ONNX_FP16,
+        info="results/model/onnx_model_fp16.json",
+    log:
+        "results/logs/export_onnx_fp16.log",
+    benchmark:
+        "results/benchmarks/export_onnx_fp16.tsv"
+    params:
+        half=True,
+        exporter=config["export"]["exporter"],
+        opset=config["export"]["opset"],
+        versions=versions("torch", "torchvision", "onnx", "onnxscript"),
+
+
+# A rule of its own, so that a new ONNX Runtime version reruns this check and the ONNX Runtime
+# cells, not the export and the TensorRT engines built from it.
+rule check_onnx:
+    input:
+        onnx=ONNX,
+        eval_set=EVAL_SET,
+    output:
+        ONNX_CHECK,
+    log:
+        "results/logs/check_onnx.log",
+    params:
+        tolerance=config["parity"]["tolerances"]["fp32"],
+        threads=THREADS,
+        versions=versions("onnxruntime", "numpy"),
+    threads: THREADS
+    conda:
+        "../../envs/onnxruntime.yaml"
+    script:
+        "../../scripts/check_onnx.py"
