@@ -11,9 +11,16 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Tolerance:
-    max_abs_diff: float
-    min_cosine: float
-    min_top1_agreement: float
+    max_rel_diff: float  # max |output - reference| / max |reference|, over all logits
+    min_cosine: float  # lowest cosine similarity of one image's logits with the reference's
+    min_top1_agreement: float  # share of images whose top-1 class is the reference's
+
+
+def relative_diff(outputs: np.ndarray, reference: np.ndarray) -> float:
+    """Largest absolute difference, relative to the reference's largest magnitude (logits have no fixed scale)."""
+    ref = np.asarray(reference, dtype=np.float64)
+    scale = float(np.abs(ref).max()) or 1.0
+    return float(np.abs(np.asarray(outputs, dtype=np.float64) - ref).max()) / scale
 
 
 def outputs_over(infer: Callable[[np.ndarray], np.ndarray], images: np.ndarray, batch_size: int) -> np.ndarray:
@@ -40,6 +47,7 @@ def compare(outputs: np.ndarray, reference: np.ndarray, labels: np.ndarray, tole
     top1 = out.argmax(axis=1)
     result.update(
         max_abs_diff=float(diff.max()),
+        max_rel_diff=relative_diff(out, ref),
         mean_abs_diff=float(diff.mean()),
         min_cosine=float(cosine.min()),
         mean_cosine=float(cosine.mean()),
@@ -48,8 +56,10 @@ def compare(outputs: np.ndarray, reference: np.ndarray, labels: np.ndarray, tole
         reference_top1_accuracy=float((ref.argmax(axis=1) == labels).mean()),
     )
     failures = []
-    if result["max_abs_diff"] > tolerance.max_abs_diff:
-        failures.append(f"max |diff| {result['max_abs_diff']:.3g} > {tolerance.max_abs_diff:g}")
+    if result["max_rel_diff"] > tolerance.max_rel_diff:
+        failures.append(
+            f"max relative diff {result['max_rel_diff']:.3g} > {tolerance.max_rel_diff:g} (max |diff| {result['max_abs_diff']:.3g})"
+        )
     if result["min_cosine"] < tolerance.min_cosine:
         failures.append(f"min cosine {result['min_cosine']:.6f} < {tolerance.min_cosine:g}")
     if result["top1_agreement"] < tolerance.min_top1_agreement:

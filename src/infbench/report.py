@@ -161,7 +161,7 @@ def summary_rows(records: list[dict]) -> list[dict]:
         row["host_peak_rss_mb"] = memory.get("host_peak_rss_mb")
         row["device_peak_mb"] = memory.get("device_peak_mb")
         parity = r.get("parity", {})
-        for key in ("max_abs_diff", "min_cosine", "top1_agreement", "top1_accuracy"):
+        for key in ("max_abs_diff", "max_rel_diff", "min_cosine", "top1_agreement", "top1_accuracy"):
             row[key] = parity.get(key)
         settings = r.get("settings", {})
         row["threads"] = settings.get("threads")
@@ -182,7 +182,7 @@ TIMING_COLUMNS = [
 CELL_COLUMNS = [
     ("Backend", "backend"), ("Precision", "precision"), ("Batch", "batch_size"), ("Status", "status"),
     ("Load s", "load_s"), ("First call ms", "first_ms"), ("Build s", "build_s"), ("Host peak MB", "host_mb"),
-    ("GPU peak MB", "gpu_mb"), ("max abs diff", "max_abs_diff"), ("min cosine", "min_cosine"),
+    ("GPU peak MB", "gpu_mb"), ("max rel diff", "max_rel_diff"), ("min cosine", "min_cosine"),
     ("top-1 agreement", "agree"), ("top-1 accuracy", "acc"), ("fp16 made by", "fp16_method"),
 ]
 
@@ -217,7 +217,7 @@ def cell_table(rows: list[dict], notes: Footnotes) -> str:
             "status": status, "load_s": _fmt(row["load_s"], 2), "first_ms": _fmt(row["first_inference_ms"], 1),
             "build_s": _fmt(row["build_s"], 1), "host_mb": _fmt(row["host_peak_rss_mb"], 0),
             "gpu_mb": _fmt(row["device_peak_mb"], 0),
-            "max_abs_diff": f"{row['max_abs_diff']:.2e}" if row["max_abs_diff"] is not None else "",
+            "max_rel_diff": f"{row['max_rel_diff']:.2e}" if row["max_rel_diff"] is not None else "",
             "min_cosine": _fmt(row["min_cosine"], 6), "agree": _fmt(row["top1_agreement"], 3),
             "acc": _fmt(row["top1_accuracy"], 3), "fp16_method": row["fp16_method"] or "",
         }
@@ -306,7 +306,7 @@ def render_markdown(
         configuration_table(records, card, onnx_info, installed),
         "",
         f"ONNX export: {onnx_info.get('exporter')} exporter, opset {onnx_info.get('opset')}; ONNX Runtime's CPU outputs "
-        f"match PyTorch's on {onnx_check.get('images')} held-out images (max |diff| {onnx_check.get('max_abs_diff', float('nan')):.2e}, "
+        f"match PyTorch's on {onnx_check.get('images')} held-out images (max relative diff {onnx_check.get('max_rel_diff', float('nan')):.2e}, "
         f"top-1 agreement {onnx_check.get('top1_agreement', float('nan')):.3f}).",
         "",
         "## All cells",
@@ -318,8 +318,8 @@ def render_markdown(
         timing_table(rows),
         "",
         "Cold start, memory and output parity. Every backend ran the same held-out images; its outputs are compared "
-        "with the PyTorch fp32 CPU reference (max abs diff of logits, lowest cosine similarity, share of images with "
-        "the same top-1 class, top-1 accuracy on the labels).",
+        "with the PyTorch fp32 CPU reference (largest difference of a logit relative to the largest reference logit, "
+        "lowest cosine similarity, share of images with the same top-1 class, top-1 accuracy on the labels).",
         "",
         cell_table(rows, notes),
         "",
@@ -340,6 +340,7 @@ def plot_latency(records: list[dict], preferred_mode: str, png_path: str, svg_pa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    plt.rcParams["svg.fonttype"] = "none"  # keep labels as text in the SVG
     cells = [r for r in records if r["status"] == OK]
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(cells) + 2), 4.5))
     if cells:

@@ -56,6 +56,11 @@ def resolve_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
+def _to_model(images, device) -> torch.Tensor:
+    """A batch on the device in channels-last layout, which the CPU's convolutions run about twice as fast."""
+    return torch.from_numpy(images).to(device).contiguous(memory_format=torch.channels_last)
+
+
 def _batches(items: list, size: int):
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -78,7 +83,7 @@ def _calibrate_batchnorm(model, paths, settings, device) -> int:
     progress = Progress("BatchNorm calibration, images", len(paths))
     done = 0
     for chunk in _batches(paths, settings.batch_size):
-        model(torch.from_numpy(load_images(chunk, settings.image_size)).to(device))
+        model(_to_model(load_images(chunk, settings.image_size), device))
         done += len(chunk)
         progress.update(done)
     for norm in norms:
@@ -96,7 +101,7 @@ def _head_inputs(model, head, paths, settings, device, what) -> torch.Tensor:
     done = 0
     try:
         for chunk in _batches(paths, settings.batch_size):
-            model(torch.from_numpy(load_images(chunk, settings.image_size)).to(device))
+            model(_to_model(load_images(chunk, settings.image_size), device))
             done += len(chunk)
             progress.update(done)
     finally:
@@ -150,7 +155,7 @@ def _train_all(model, manifest, train, settings, device, history) -> None:
         progress = Progress(f"epoch {epoch}/{settings.epochs}, images", len(order))
         total_loss, correct, done = 0.0, 0, 0
         for chunk in _batches(order, settings.batch_size):
-            x = torch.from_numpy(load_images([p for p, _ in chunk], settings.image_size)).to(device)
+            x = _to_model(load_images([p for p, _ in chunk], settings.image_size), device)
             y = torch.tensor(_labels(chunk, manifest["classes"]), device=device)
             logits = model(x)
             loss = torch.nn.functional.cross_entropy(logits, y)
@@ -175,7 +180,7 @@ def _predict(model, paths, settings, device) -> torch.Tensor:
     predictions = []
     progress = Progress("held-out accuracy, images", len(paths))
     for chunk in _batches(paths, settings.batch_size):
-        predictions.append(model(torch.from_numpy(load_images(chunk, settings.image_size)).to(device)).argmax(1))
+        predictions.append(model(_to_model(load_images(chunk, settings.image_size), device)).argmax(1))
         progress.update(sum(len(p) for p in predictions))
     return torch.cat(predictions)
 
@@ -194,7 +199,7 @@ def train(manifest: dict, settings: TrainSettings) -> tuple[torch.nn.Module, dic
     if settings.weights:
         history["not_from_weights_file"] = load_starting_weights(model, settings.weights)
         log.info("started from %s (%d tensors left initialised)", settings.weights, len(history["not_from_weights_file"]))
-    model.to(device)
+    model.to(device, memory_format=torch.channels_last)
     log.info(
         "training %s (%s) on %s: %d training images, %d classes, %d epochs",
         settings.architecture, settings.trainable, device, len(train_set), len(classes), settings.epochs,
@@ -218,4 +223,4 @@ def train(manifest: dict, settings: TrainSettings) -> tuple[torch.nn.Module, dic
         "train_seconds": round(train_seconds, 3),
         "history": history,
     }
-    return model.cpu().eval(), summary
+    return model.to("cpu", memory_format=torch.contiguous_format).eval(), summary

@@ -1,0 +1,52 @@
+"""Shared helpers: running the real workflow in a temporary directory on a tiny configuration."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+# Small enough to run the whole workflow in well under a minute on two cores.
+TINY_CONFIG = {
+    "model": {"architecture": "resnet18", "image_size": 32},
+    "train": {"epochs": 3, "max_images": 96, "max_val_images": 64, "batch_size": 32},
+    "benchmark": {"iterations": 5, "warmup": {"mode": "fixed", "iterations": 2}},
+    "parity": {"images": 8},
+}
+
+
+def write_config(workdir: Path, config: dict) -> None:
+    (workdir / "config").mkdir(parents=True, exist_ok=True)
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def snakemake(workdir: Path, *args: str, env: dict | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run the real snakemake CLI on the repository's Snakefile inside `workdir`."""
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+@pytest.fixture(scope="session")
+def finished_workflow(tmp_path_factory) -> Path:
+    """A working directory in which the whole workflow has run once on the tiny configuration."""
+    workdir = tmp_path_factory.mktemp("workflow")
+    write_config(workdir, TINY_CONFIG)
+    result = snakemake(workdir, "--cores", "2", "results/table.md")
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir
+
+
+@pytest.fixture
+def workflow_copy(finished_workflow, tmp_path) -> Path:
+    """A private copy of the finished workflow (results and Snakemake's metadata, mtimes kept)."""
+    target = tmp_path / "copy"
+    shutil.copytree(finished_workflow, target, symlinks=True)
+    return target

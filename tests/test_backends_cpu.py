@@ -1,0 +1,145 @@
+"""The CPU backends and the runner, against the real torch and ONNX Runtime."""
+
+import numpy as np
+import pytest
+import torch
+
+from infbench.backends.base import CellRequest
+from infbench.catalog import BACKENDS
+from infbench.data import write_digits
+from infbench.errors import ArtifactError
+from infbench.export import check_with_onnxruntime, export_onnx
+from infbench.harness import WarmupPolicy
+from infbench.models import build_model, load_trained, save_state_dict
+from infbench.parity import Tolerance
+from infbench.reference import build_eval_set, load_eval_set, save_eval_set
+from infbench.runner import run_cell
+
+SIZE, CLASSES = 32, 10
+FP32 = Tolerance(1e-4, 0.99999, 0.98)
+WARMUP = WarmupPolicy(mode="fixed", iterations=1)
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory):
+    root = tmp_path_factory.mktemp("artifacts")
+    torch.manual_seed(0)
+    model = build_model("resnet18", CLASSES).eval()
+    save_state_dict(model, root / "model_weights.pth")
+    export_onnx(model, SIZE, root / "onnx_model.onnx", opset=18, exporter="dynamo", half=False)
+    manifest = write_digits(root / "images", SIZE, 0.2, 0)
+    card = {"architecture": "resnet18", "num_classes": CLASSES, "image_size": SIZE}
+    eval_set = build_eval_set(manifest, card, str(root / "model_weights.pth"), n_images=6, threads=2)
+    save_eval_set(root / "eval_set.npz", eval_set)
+    return root
+
+
+def _request(backend, artifacts, precision="fp32", batch=2, **paths):
+    files = {"pth": str(artifacts / "model_weights.pth"), "onnx": str(artifacts / "onnx_model.onnx")}
+    files.update(paths)
+    return CellRequest(BACKENDS[backend], precision, batch, files, "resnet18", CLASSES, SIZE, threads=2)
+
+
+def test_eval_set_holds_real_images_labels_and_reference(artifacts):
+    eval_set = load_eval_set(artifacts / "eval_set.npz")
+    assert eval_set["images"].shape == (6, 3, SIZE, SIZE)
+    assert eval_set["images"].std() > 0.1  # real digits, not zeros
+    assert eval_set["reference"].shape == (6, CLASSES) and eval_set["labels"].shape == (6,)
+
+
+@pytest.mark.parametrize("backend", ["pytorch_cpu", "onnxruntime_cpu"])
+def test_cpu_cell_is_measured_after_parity(backend, artifacts):
+    record = run_cell(_request(backend, artifacts, batch=4), load_eval_set(artifacts / "eval_set.npz"), 3, WARMUP, FP32, 0.1)
+    assert record["status"] == "ok", record.get("reason")
+    block = record["timing"]["end_to_end"]
+    assert block["host_ms"]["n"] == 3 and len(block["samples_ms"]) == 3 and block["host_ms"]["mean"] > 0
+    assert "device_resident" not in record["timing"]
+    assert block["throughput_ips"] == pytest.approx(4000 / block["host_ms"]["mean"])
+    assert record["parity"]["passed"] and record["parity"]["max_rel_diff"] < 1e-4 and record["parity"]["images"] == 6
+    assert record["cold_start"]["load_s"] > 0 and record["cold_start"]["first_inference_ms"] > 0
+    assert record["memory"]["host_peak_rss_mb"] >= record["memory"]["host_rss_before_load_mb"] > 0
+    assert record["settings"]["threads"] == 2 and record["settings"]["intra_op_threads"] == 2
+    assert record["machine"]["python"] and record["versions"]
+
+
+def test_onnxruntime_cpu_reports_where_its_nodes_ran(artifacts):
+    record = run_cell(_request("onnxruntime_cpu", artifacts), load_eval_set(artifacts / "eval_set.npz"), 2, WARMUP, FP32, 0.1)
+    assert record["settings"]["session_providers"] == ["CPUExecutionProvider"]
+    assert set(record["settings"]["node_placement"]) == {"CPUExecutionProvider"}
+    assert record["settings"]["node_placement"]["CPUExecutionProvider"] > 10
+    assert "torch" not in record["versions"]  # the ONNX Runtime CPU cell never imports torch
+
+
+def test_outputs_that_differ_from_the_reference_are_a_mismatch_without_a_time(artifacts):
+    eval_set = load_eval_set(artifacts / "eval_set.npz")
+    eval_set["reference"] = eval_set["reference"] * 1.01
+    record = run_cell(_request("onnxruntime_cpu", artifacts), eval_set, 3, WARMUP, FP32, 0.1)
+    assert record["status"] == "mismatch"
+    assert "max relative diff" in record["reason"] and "> 0.0001" in record["reason"]
+    assert "timing" not in record
+
+
+@pytest.mark.parametrize(
+    "backend, precision, reason",
+    [
+        ("pytorch_cpu", "fp16", "fp16 not supported on CPU by this backend"),
+        ("onnxruntime_cpu", "fp16", "fp16 not supported on CPU by this backend"),
+        ("pytorch_cuda", "fp32", "no CUDA device"),
+        ("onnxruntime_cuda", "fp32", "CUDAExecutionProvider is not in this ONNX Runtime build"),
+        ("onnxruntime_tensorrt", "fp32", "TensorrtExecutionProvider is not in this ONNX Runtime build"),
+        ("tensorrt", "fp32", "tensorrt is not installed"),
+        ("torch2trt", "fp32", "torch2trt is not installed"),
+    ],
+)
+def test_cells_that_cannot_run_here_are_skipped_with_the_reason(backend, precision, reason, artifacts):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: the GPU cells run")
+    record = run_cell(_request(backend, artifacts, precision), load_eval_set(artifacts / "eval_set.npz"), 2, WARMUP, FP32, 0.1)
+    assert record["status"] == "skipped"
+    assert reason in record["reason"]
+    assert "timing" not in record
+
+
+def test_truncated_weights_fail_with_the_file_name_and_reason(artifacts, tmp_path):
+    bad = tmp_path / "model_weights.pth"
+    bad.write_bytes((artifacts / "model_weights.pth").read_bytes()[:5000])
+    with pytest.raises(ArtifactError, match=r"model_weights.pth: not a readable PyTorch checkpoint \(.+\)"):
+        load_trained(bad, "resnet18", CLASSES)
+    with pytest.raises(ArtifactError):
+        run_cell(_request("pytorch_cpu", artifacts, pth=str(bad)), load_eval_set(artifacts / "eval_set.npz"), 2, WARMUP, FP32, 0.1)
+
+
+def test_weights_of_another_model_fail_clearly(artifacts):
+    with pytest.raises(ArtifactError, match="does not fit resnet34 with 10 classes"):
+        load_trained(artifacts / "model_weights.pth", "resnet34", CLASSES)
+
+
+def test_truncated_onnx_fails_with_the_file_name_and_reason(artifacts, tmp_path):
+    bad = tmp_path / "onnx_model.onnx"
+    bad.write_bytes((artifacts / "onnx_model.onnx").read_bytes()[:3000])
+    eval_set = load_eval_set(artifacts / "eval_set.npz")
+    with pytest.raises(ArtifactError, match=r"onnx_model.onnx: ONNX Runtime cannot load it"):
+        run_cell(_request("onnxruntime_cpu", artifacts, onnx=str(bad)), eval_set, 2, WARMUP, FP32, 0.1)
+    with pytest.raises(ArtifactError, match=r"onnx_model.onnx: ONNX Runtime cannot load it"):
+        check_with_onnxruntime(str(bad), eval_set, FP32, 2)
+
+
+def test_onnx_check_passes_for_the_real_export(artifacts):
+    result = check_with_onnxruntime(str(artifacts / "onnx_model.onnx"), load_eval_set(artifacts / "eval_set.npz"), FP32, 2)
+    assert result["passed"] and result["max_rel_diff"] < 1e-4
+
+
+def test_fp16_export_is_an_fp16_graph(artifacts, tmp_path):
+    import onnx
+
+    model = load_trained(artifacts / "model_weights.pth", "resnet18", CLASSES)
+    info = export_onnx(model, SIZE, tmp_path / "m16.onnx", opset=18, exporter="dynamo", half=True)
+    graph = onnx.load(str(tmp_path / "m16.onnx")).graph
+    assert info["dtype"] == "float16"
+    assert graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT16
+
+
+def test_torchscript_exporter_writes_older_opsets(artifacts, tmp_path):
+    model = load_trained(artifacts / "model_weights.pth", "resnet18", CLASSES)
+    info = export_onnx(model, SIZE, tmp_path / "m17.onnx", opset=17, exporter="torchscript", half=False)
+    assert info["opset"] == 17

@@ -1,0 +1,62 @@
+import copy
+
+import pytest
+import yaml
+
+from conftest import REPO
+from infbench.config import validate_config
+from infbench.errors import ConfigError
+
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def test_shipped_config_is_valid_and_is_the_study_configuration():
+    config = validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()), SCHEMA, REPO)
+    assert config["model"] == {"architecture": "resnet50", "image_size": 224, "weights": None}
+    assert config["benchmark"]["batch_sizes"] == [1] and config["benchmark"]["precisions"] == ["fp32"]
+
+
+def test_empty_config_gets_every_default():
+    config = validate_config({}, SCHEMA)
+    assert config["benchmark"]["iterations"] == 100
+    assert config["benchmark"]["warmup"]["mode"] == "adaptive"
+    assert config["parity"]["tolerances"]["fp16"]["max_rel_diff"] == 0.02
+    assert len(config["benchmark"]["backends"]) == 7
+
+
+def test_one_tolerance_can_be_overridden_alone():
+    config = validate_config({"parity": {"tolerances": {"fp32": {"max_rel_diff": 0.01}}}}, SCHEMA)
+    assert config["parity"]["tolerances"]["fp32"] == {"max_rel_diff": 0.01, "min_cosine": 0.99999, "min_top1_agreement": 0.98}
+
+
+@pytest.mark.parametrize(
+    "bad, expected",
+    [
+        ({"benchmark": {"backends": ["pytorch_cpu", "tflite"]}}, "benchmark.backends[1]: 'tflite' is not one of ['pytorch_cpu'"),
+        ({"model": {"architecture": "resnet5"}}, "model.architecture: 'resnet5' is not one of ['resnet18'"),
+        ({"benchmark": {"iterations": 0}}, "benchmark.iterations: 0 is less than the minimum of 1"),
+        ({"benchmark": {"iterations": -3}}, "benchmark.iterations: -3 is less than the minimum of 1"),
+        ({"benchmark": {"batch_sizes": [1, 0]}}, "benchmark.batch_sizes[1]: 0 is less than the minimum of 1"),
+        ({"train": {"batch_size": 0}}, "train.batch_size: 0 is less than the minimum of 1"),
+        ({"benchmark": {"precisions": ["int8"]}}, "benchmark.precisions[0]: 'int8' is not one of ['fp32', 'fp16']"),
+        ({"model": {"image_size": 16}}, "model.image_size: resnet50 cannot take 16x16 images (allowed: 32 to 1024 pixels)"),
+        ({"model": {"image_size": 4096}}, "model.image_size: resnet50 cannot take 4096x4096 images"),
+        ({"data": {"path": "no/such/dir"}}, "data.path: 'no/such/dir' does not exist"),
+        ({"model": {"weights": "missing.pth"}}, "model.weights: 'missing.pth' does not exist"),
+        ({"export": {"opset": 17}}, "export.opset: the dynamo exporter writes opset 18 or newer, not 17"),
+        ({"benchmark": {"iterationz": 5}}, "benchmark: Additional properties are not allowed ('iterationz' was unexpected)"),
+        ({"report": {"timing": "gpu"}}, "report.timing: 'gpu' is not one of ['end_to_end', 'device_resident']"),
+    ],
+)
+def test_bad_config_names_the_key_and_what_is_allowed(bad, expected, tmp_path):
+    with pytest.raises(ConfigError) as error:
+        validate_config(copy.deepcopy(bad), SCHEMA, tmp_path)
+    message = str(error.value)
+    assert message.startswith(expected), message
+    assert "\n" not in message
+
+
+def test_data_path_must_be_a_directory(tmp_path):
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(ConfigError, match="data.path: 'file.txt' is not a directory"):
+        validate_config({"data": {"path": "file.txt"}}, SCHEMA, tmp_path)

@@ -1,0 +1,85 @@
+import numpy as np
+import PIL
+import pytest
+from PIL import Image
+
+from infbench.artifacts import atomic_path, read_json, write_json
+from infbench.data import MEAN, STD, copy_imagefolder, load_images, prepare, write_digits
+from infbench.errors import BenchError
+from infbench.versions import imported_versions, installed_version, installed_versions
+
+
+def test_installed_version_reads_package_metadata():
+    assert installed_version("numpy") == np.__version__
+    assert installed_version("pillow") == PIL.__version__
+    assert installed_version("torch2trt") is None
+    assert installed_versions(["numpy", "torch2trt"]) == {"numpy": np.__version__, "torch2trt": "not installed"}
+
+
+def test_onnxruntime_distribution_is_named():
+    version = installed_version("onnxruntime")
+    assert version.split()[0] in ("onnxruntime", "onnxruntime-gpu")
+
+
+def test_imported_versions_lists_only_imported_modules():
+    found = imported_versions(["numpy", "torch2trt"])
+    assert found == {"numpy": np.__version__}
+
+
+def test_atomic_path_leaves_nothing_when_the_block_fails(tmp_path):
+    target = tmp_path / "out.json"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+    write_json(target, {"a": 1})
+    assert read_json(target) == {"a": 1} and [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_digits_are_written_as_a_stratified_imagefolder(tmp_path):
+    manifest = write_digits(tmp_path / "images", image_size=24, val_fraction=0.2, seed=0)
+    assert manifest["classes"] == [str(d) for d in range(10)]
+    assert len(manifest["train"]) + len(manifest["val"]) == 1797
+    assert 340 <= len(manifest["val"]) <= 380
+    assert {c for _, c in manifest["val"]} == set(manifest["classes"])
+    path, cls = manifest["train"][0]
+    assert f"/train/{cls}/" in path and Image.open(path).size == (24, 24)
+    again = write_digits(tmp_path / "again", image_size=24, val_fraction=0.2, seed=0)
+    assert [p.split("/")[-1] for p, _ in again["val"]] == [p.split("/")[-1] for p, _ in manifest["val"]]
+
+
+def test_load_images_normalises_like_torchvision(tmp_path):
+    Image.new("RGB", (40, 20), (255, 0, 128)).save(tmp_path / "a.png")
+    batch = load_images([str(tmp_path / "a.png")], 16)
+    assert batch.shape == (1, 3, 16, 16) and batch.dtype == np.float32
+    expected = (np.array([1.0, 0.0, 128 / 255]).reshape(3, 1, 1) - MEAN) / STD
+    np.testing.assert_allclose(batch[0, :, 8, 8], expected[:, 0, 0], atol=1e-5)
+
+
+def _imagefolder(root, classes=("cat", "dog"), per_class=5):
+    for cls in classes:
+        (root / cls).mkdir(parents=True)
+        for i in range(per_class):
+            Image.new("RGB", (30 + i, 20), (i * 40, 10, 10)).save(root / cls / f"{i}.jpg")
+
+
+def test_user_imagefolder_is_split_and_resized(tmp_path):
+    _imagefolder(tmp_path / "src")
+    manifest = prepare(tmp_path / "out", str(tmp_path / "src"), image_size=16, val_fraction=0.4, seed=1)
+    assert manifest["classes"] == ["cat", "dog"]
+    assert len(manifest["train"]) == 6 and len(manifest["val"]) == 4
+    assert all(Image.open(p).size == (16, 16) for p, _ in manifest["train"] + manifest["val"])
+
+
+def test_user_train_and_val_folders_are_kept(tmp_path):
+    _imagefolder(tmp_path / "src" / "train", per_class=3)
+    _imagefolder(tmp_path / "src" / "val", per_class=2)
+    manifest = copy_imagefolder(tmp_path / "src", tmp_path / "out", 16, 0.5, 0)
+    assert len(manifest["train"]) == 6 and len(manifest["val"]) == 4
+
+
+def test_imagefolder_without_images_is_a_clear_error(tmp_path):
+    (tmp_path / "src" / "only").mkdir(parents=True)
+    with pytest.raises(BenchError, match="needs at least two class folders holding images"):
+        copy_imagefolder(tmp_path / "src", tmp_path / "out", 16, 0.5, 0)
