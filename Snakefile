@@ -2,14 +2,12 @@
 # rule per backend -> results/table.md. See README.md; the configuration is described in
 # workflow/schemas/config.schema.yaml.
 
-import os
 import sys
 from pathlib import Path
 
-# The workflow's own package (src/infbench), for the DAG build here and for every job's script.
-_SRC = str(Path(workflow.basedir) / "src")
-sys.path.insert(0, _SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p)
+# The workflow's own package, src/infbench, for the DAG build. Jobs' scripts import it through the
+# link scripts/infbench (Snakemake puts a script's folder on its sys.path).
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from infbench.config import validate_config
 from infbench.errors import ConfigError

@@ -40,7 +40,7 @@ TIMING_SETTINGS = {
 
 
 def versions(*libraries):
-    """Installed versions of the libraries a rule uses: a param, so a new version reruns the rule."""
+    """Installed versions of the given libraries, as a param, so that a new version reruns the rule."""
     return installed_versions(libraries)
 
 
