@@ -28,6 +28,7 @@ class TrainSettings:
     max_val_images: int | None
     device: str  # "auto", "cpu" or "cuda"
     seed: int
+    threads: int  # CPU threads for torch (Snakemake's --cores 1 would otherwise leave it one)
     weights: str | None = None
 
 
@@ -187,6 +188,7 @@ def _predict(model, paths, settings, device) -> torch.Tensor:
 
 def train(manifest: dict, settings: TrainSettings) -> tuple[torch.nn.Module, dict]:
     """Train the configured classifier on the manifest's images; return the CPU model and its training summary."""
+    torch.set_num_threads(settings.threads)
     random.seed(settings.seed)
     np.random.seed(settings.seed)
     torch.manual_seed(settings.seed)
@@ -217,6 +219,7 @@ def train(manifest: dict, settings: TrainSettings) -> tuple[torch.nn.Module, dic
     log.info("held-out top-1 accuracy %.4f on %d images (training took %.1f s)", accuracy, len(val_set), train_seconds)
     summary = {
         "device": str(device),
+        "threads": torch.get_num_threads(),
         "train_images": len(train_set),
         "val_images": len(val_set),
         "val_top1": round(accuracy, 6),

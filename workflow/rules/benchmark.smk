@@ -1,7 +1,7 @@
 # One timing rule per backend (time_pytorch_cpu, time_onnxruntime_cuda, ...), each writing one
-# record per precision and batch size. All of them run the same script and harness. No two timing
-# jobs run at once (benchmark_slot, limited to 1 in workflow/profiles/default), so cells never
-# share the machine; GPU rules also claim the GPU.
+# record per precision and batch size. All of them run the same script and harness. A timing job
+# claims the whole machine_share (see profiles/default), so nothing else runs beside it,
+# whatever --cores says; GPU rules also claim the GPU.
 
 wildcard_constraints:
     precision="fp32|fp16",
@@ -30,7 +30,7 @@ for _backend in BACKENDS.values():
         threads: THREADS
         resources:
             gpu=1 if _backend.is_gpu else 0,
-            benchmark_slot=1,
+            machine_share=WHOLE_MACHINE,
         conda:
             f"../../envs/{_backend.name}.yaml"
         script:

@@ -27,6 +27,8 @@ THREADS = BENCH["threads"] or usable_cpus()
 # GPU rules rerun when the GPU changes (or appears): its model names are one of their params.
 GPU = ", ".join(nvidia_gpu_names()) or "none"
 TRT_VERSION = installed_version("tensorrt")
+# Timing jobs take all of machine_share (its limit is set in profiles/default), other jobs 1.
+WHOLE_MACHINE = 100
 
 TIMING_SETTINGS = {
     "iterations": BENCH["iterations"],

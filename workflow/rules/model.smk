@@ -13,6 +13,7 @@ rule train:
             "architecture": config["model"]["architecture"],
             "image_size": config["model"]["image_size"],
             "weights": config["model"]["weights"],
+            "threads": THREADS,
             **config["train"],
         },
         versions=versions("torch", "torchvision", "numpy", "pillow"),

@@ -1,0 +1,106 @@
+"""The GPU cells on a real GPU. Skipped where there is none (CI); run on the lent H200."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+
+from infbench.backends.base import CellRequest  # noqa: E402
+from infbench.catalog import BACKENDS  # noqa: E402
+from infbench.data import write_digits  # noqa: E402
+from infbench.export import export_onnx  # noqa: E402
+from infbench.harness import WarmupPolicy  # noqa: E402
+from infbench.models import build_model, save_state_dict  # noqa: E402
+from infbench.parity import Tolerance  # noqa: E402
+from infbench.reference import build_eval_set  # noqa: E402
+from infbench.runner import run_cell  # noqa: E402
+
+SIZE, CLASSES = 64, 10
+TOLERANCES = {"fp32": Tolerance(1e-4, 0.99999, 0.98), "fp16": Tolerance(0.02, 0.999, 0.9)}
+WARMUP = WarmupPolicy(mode="fixed", iterations=5)
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gpu-artifacts")
+    torch.manual_seed(0)
+    model = build_model("resnet18", CLASSES).eval()
+    save_state_dict(model, root / "model_weights.pth")
+    export_onnx(model, SIZE, root / "onnx_model.onnx", opset=18, exporter="dynamo", half=False)
+    export_onnx(model, SIZE, root / "onnx_model_fp16.onnx", opset=18, exporter="dynamo", half=True)
+    manifest = write_digits(root / "images", SIZE, 0.2, 0)
+    card = {"architecture": "resnet18", "num_classes": CLASSES, "image_size": SIZE}
+    eval_set = build_eval_set(manifest, card, str(root / "model_weights.pth"), n_images=16, threads=4)
+    return root, eval_set
+
+
+def _run(backend, artifacts, precision="fp32", batch=4):
+    root, eval_set = artifacts
+    files = {"pth": str(root / "model_weights.pth"), "onnx": str(root / "onnx_model.onnx"),
+             "onnx_fp16": str(root / "onnx_model_fp16.onnx")}
+    request = CellRequest(BACKENDS[backend], precision, batch, files, "resnet18", CLASSES, SIZE, threads=4,
+                          cache_dir=str(root / f"ort-trt-{precision}-{batch}"))
+    return run_cell(request, eval_set, 20, WARMUP, TOLERANCES[precision], 0.5)
+
+
+def _check_gpu_record(record, batch):
+    assert record["status"] == "ok", record["reason"]
+    resident = record["timing"]["device_resident"]
+    host, events = resident["host_ms"], resident["device_ms"]
+    assert host["n"] == events["n"] == 20
+    assert 0 < events["mean"] <= host["mean"] * 1.05  # events sit inside the host-timed, synchronised call
+    assert record["timing"]["end_to_end"]["host_ms"]["mean"] > 0
+    assert record["memory"]["device_peak_mb"] > 0
+    assert record["gpu"]["name"] and record["gpu"]["compute_capability"]
+    assert record["settings"]["allow_tf32"] is False
+    assert record["parity"]["passed"]
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+@pytest.mark.parametrize("batch", [1, 8])
+def test_pytorch_cuda(artifacts, precision, batch):
+    record = _run("pytorch_cuda", artifacts, precision, batch)
+    _check_gpu_record(record, batch)
+    assert record["settings"]["tf32"]["cudnn.allow_tf32"] is False
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_onnxruntime_cuda_runs_on_the_cuda_provider(artifacts, precision):
+    ort = pytest.importorskip("onnxruntime")
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        pytest.skip("onnxruntime has no CUDA provider here")
+    record = _run("onnxruntime_cuda", artifacts, precision)
+    _check_gpu_record(record, 4)
+    assert record["settings"]["session_providers"][0] == "CUDAExecutionProvider"
+    assert record["settings"]["node_placement"]["CUDAExecutionProvider"] > 10
+
+
+def test_onnxruntime_tensorrt_never_reports_a_fallback_as_tensorrt(artifacts):
+    ort = pytest.importorskip("onnxruntime")
+    if "TensorrtExecutionProvider" not in ort.get_available_providers():
+        pytest.skip("onnxruntime has no TensorRT provider here")
+    record = _run("onnxruntime_tensorrt", artifacts)
+    if record["status"] == "skipped":  # TensorRT's libraries are missing: ONNX Runtime fell back
+        assert "TensorrtExecutionProvider did not load" in record["reason"]
+        assert "timing" not in record
+    else:
+        _check_gpu_record(record, 4)
+        assert record["settings"]["node_placement"]["TensorrtExecutionProvider"] >= 1
+
+
+def test_event_timer_measures_device_work():
+    from infbench.backends.cuda import EventTimer
+
+    stream = torch.cuda.Stream()
+    a = torch.randn(2048, 2048, device="cuda")
+    timer = EventTimer(3, stream)
+    with torch.cuda.stream(stream):
+        for i, n in enumerate((1, 4, 16)):
+            timer.start(i)
+            for _ in range(n):
+                a @ a
+            timer.stop(i)
+    elapsed = timer.elapsed_ms()
+    assert elapsed[0] < elapsed[1] < elapsed[2]
+    assert np.all(np.array(elapsed) > 0)
