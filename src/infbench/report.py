@@ -290,12 +290,15 @@ def render_markdown(
     precision, batch = headline_cell(precisions, batch_sizes)
     iterations = next((r["timing"]["iterations"] for r in records if r["status"] == OK), None)
     size = card["image_size"]
+    if preferred_mode == "end_to_end":
+        timing_sentence = f"Every cell times {MODE_TITLES['end_to_end']}."
+    else:
+        timing_sentence = f"CPU cells time {MODE_TITLES['end_to_end']}; GPU cells time {MODE_TITLES[preferred_mode]}."
     parts = [
         "# Inference latency",
         "",
         f"Average latency per inference (mean of {iterations or 'the configured'} timed iterations after warm-up), "
-        f"{card['architecture']}, batch {batch}, {precision}, {size}x{size} input. "
-        f"CPU cells time {MODE_TITLES['end_to_end']}; GPU cells time {MODE_TITLES[preferred_mode]}. "
+        f"{card['architecture']}, batch {batch}, {precision}, {size}x{size} input. {timing_sentence} "
         "`-`: no such combination in the study; `–`: skipped here (see its note); `✗ mismatch`: the backend's outputs "
         "differ from the PyTorch fp32 CPU reference beyond tolerance, so no time is shown; `~`: noisy.",
         "",

@@ -181,8 +181,8 @@ def load(request: CellRequest) -> Loaded:
         with torch.cuda.stream(stream):
             x_gpu.copy_(torch.from_numpy(x))
         stream.synchronize()
-        binding.bind_input(input_meta.name, "cuda", 0, input_dtype, list(x_gpu.shape), x_gpu.data_ptr())
-        binding.bind_output(output_meta.name, "cuda", 0, output_dtype, list(y_shape), y_gpu.data_ptr())
+        binding.bind_input(input_meta.name, "cuda", 0, input_dtype.type, list(x_gpu.shape), x_gpu.data_ptr())
+        binding.bind_output(output_meta.name, "cuda", 0, output_dtype.type, list(y_shape), y_gpu.data_ptr())
 
     def output() -> np.ndarray:
         with torch.cuda.stream(stream):
