@@ -20,13 +20,13 @@ def test_empty_config_gets_every_default():
     config = validate_config({}, SCHEMA)
     assert config["benchmark"]["iterations"] == 100
     assert config["benchmark"]["warmup"]["mode"] == "adaptive"
-    assert config["parity"]["tolerances"]["fp16"]["max_rel_diff"] == 0.02
+    assert config["parity"]["tolerances"]["fp16"]["max_rel_diff"] == 0.05
     assert len(config["benchmark"]["backends"]) == 7
 
 
 def test_one_tolerance_can_be_overridden_alone():
     config = validate_config({"parity": {"tolerances": {"fp32": {"max_rel_diff": 0.01}}}}, SCHEMA)
-    assert config["parity"]["tolerances"]["fp32"] == {"max_rel_diff": 0.01, "min_cosine": 0.99999, "min_top1_agreement": 0.98}
+    assert config["parity"]["tolerances"]["fp32"] == {"max_rel_diff": 0.01, "min_cosine": 0.99999, "min_top1_agreement": 0.95}
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ rule aggregate:
         onnx_check=ONNX_CHECK,
         onnx_info="results/model/onnx_model.json",
     output:
-        table="results/table.md",
+        table=report("results/table.md", caption="../report/table.rst", category="Tables"),
         csv=report("results/summary.csv", caption="../report/summary.rst", category="Tables"),
         json="results/summary.json",
         png=report("results/latency.png", caption="../report/latency.rst", category="Latency"),

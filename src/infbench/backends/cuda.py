@@ -74,6 +74,8 @@ class DeviceMemory:
         import torch
 
         self._torch = torch
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()  # blocks cached from earlier work in this process would hide this cell's use
         torch.cuda.reset_peak_memory_stats()
         self.baseline = self._used()
         self.peak = 0
