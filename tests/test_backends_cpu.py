@@ -143,3 +143,18 @@ def test_torchscript_exporter_writes_older_opsets(artifacts, tmp_path):
     model = load_trained(artifacts / "model_weights.pth", "resnet18", CLASSES)
     info = export_onnx(model, SIZE, tmp_path / "m17.onnx", opset=17, exporter="torchscript", half=False)
     assert info["opset"] == 17
+
+
+def test_provider_load_errors_are_reduced_to_their_cause():
+    from infbench.backends.onnxruntime import provider_load_error
+
+    logged = [
+        "*************** EP Error ***************",
+        "\x1b[1;31m2026-11-29 01:14:50.75 [E:onnxruntime:Default, provider_bridge_ort.cc:2430 operator()] "
+        "/onnxruntime_src/onnxruntime/core/session/provider_bridge_ort.cc:2043 onnxruntime::Provider& "
+        "onnxruntime::ProviderLibrary::Get() [ONNXRuntimeError] : 1 : FAIL : Failed to load library "
+        "/x/libonnxruntime_providers_tensorrt.so with error: libnvinfer.so.10: cannot open shared object file: "
+        "No such file or directory\x1b[m",
+    ]
+    assert provider_load_error(logged) == "libnvinfer.so.10: cannot open shared object file: No such file or directory"
+    assert provider_load_error(["all good"]) is None

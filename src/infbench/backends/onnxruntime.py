@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import re
 import tempfile
 
 import numpy as np
@@ -47,6 +48,20 @@ def unavailable_reason(request: CellRequest) -> str | None:
             f"{', '.join(available)}; onnxruntime-gpu has the CUDA and TensorRT providers)"
         )
     return "; ".join(reasons) or None
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def provider_load_error(messages: list[str]) -> str | None:
+    """The cause in ONNX Runtime's log when a provider library failed to load, without colours or timestamps."""
+    lines = [_ANSI.sub("", m).strip() for m in messages]
+    for line in lines:
+        if "Failed to load library" in line:
+            cause = line.split(" with error: ", 1)[1] if " with error: " in line else line.rsplit("] ", 1)[-1]
+            return cause.strip()
+    errors = [line.rsplit("] ", 1)[-1] for line in lines if "error" in line.lower() or "fail" in line.lower()]
+    return errors[0][:300] if errors else None
 
 
 def _session_options(ort, threads: int, profile_prefix: str | None = None):
@@ -150,10 +165,10 @@ def load(request: CellRequest) -> Loaded:
     actual = session.get_providers()
     details["session_providers"] = actual
     if provider not in actual:
-        errors = [m for m in messages if "error" in m.lower() or "fail" in m.lower()]
+        cause = provider_load_error(messages)
         raise BackendUnavailable(
-            f"{provider} did not load; ONNX Runtime would have run the model on {actual[0]}"
-            + (f" ({errors[0].strip()[:300]})" if errors else "")
+            f"{provider} did not load" + (f" ({cause})" if cause else "")
+            + f"; ONNX Runtime would have run the model on {actual[0]} instead"
         )
     input_meta, output_meta = session.get_inputs()[0], session.get_outputs()[0]
     input_dtype = np.dtype(np.float16 if "float16" in input_meta.type else np.float32)
