@@ -23,6 +23,26 @@ TINY_CONFIG = {
 }
 
 
+def make_artifacts(root: Path, image_size: int, classes: int, n_images: int, fp16: bool = False):
+    """A randomly initialised resnet18's weights, its ONNX export(s), and an evaluation set of real digits."""
+    import torch
+
+    from infbench.data import write_digits
+    from infbench.export import export_onnx
+    from infbench.models import build_model, save_state_dict
+    from infbench.reference import build_eval_set
+
+    torch.manual_seed(0)
+    model = build_model("resnet18", classes).eval()
+    save_state_dict(model, root / "model_weights.pth")
+    export_onnx(model, image_size, root / "onnx_model.onnx", opset=18, exporter="dynamo", half=False)
+    if fp16:
+        export_onnx(model, image_size, root / "onnx_model_fp16.onnx", opset=18, exporter="dynamo", half=True)
+    manifest = write_digits(root / "images", image_size, 0.2, 0)
+    card = {"architecture": "resnet18", "num_classes": classes, "image_size": image_size}
+    return build_eval_set(manifest, card, str(root / "model_weights.pth"), n_images=n_images, threads=2)
+
+
 def write_config(workdir: Path, config: dict) -> None:
     (workdir / "config").mkdir(parents=True, exist_ok=True)
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))

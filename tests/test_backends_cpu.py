@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import make_artifacts
 from infbench.backends.base import CellRequest
 from infbench.catalog import BACKENDS
-from infbench.data import write_digits
 from infbench.errors import ArtifactError
 from infbench.export import check_with_onnxruntime, export_onnx
 from infbench.harness import WarmupPolicy
-from infbench.models import build_model, load_trained, save_state_dict
+from infbench.models import load_trained
 from infbench.parity import Tolerance
-from infbench.reference import build_eval_set, load_eval_set, save_eval_set
+from infbench.reference import load_eval_set, save_eval_set
 from infbench.runner import run_cell
 
 SIZE, CLASSES = 32, 10
@@ -23,14 +23,7 @@ WARMUP = WarmupPolicy(mode="fixed", iterations=1)
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory):
     root = tmp_path_factory.mktemp("artifacts")
-    torch.manual_seed(0)
-    model = build_model("resnet18", CLASSES).eval()
-    save_state_dict(model, root / "model_weights.pth")
-    export_onnx(model, SIZE, root / "onnx_model.onnx", opset=18, exporter="dynamo", half=False)
-    manifest = write_digits(root / "images", SIZE, 0.2, 0)
-    card = {"architecture": "resnet18", "num_classes": CLASSES, "image_size": SIZE}
-    eval_set = build_eval_set(manifest, card, str(root / "model_weights.pth"), n_images=6, threads=2)
-    save_eval_set(root / "eval_set.npz", eval_set)
+    save_eval_set(root / "eval_set.npz", make_artifacts(root, SIZE, CLASSES, n_images=6))
     return root
 
 

@@ -6,14 +6,11 @@ import pytest
 torch = pytest.importorskip("torch")
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
+from conftest import make_artifacts  # noqa: E402
 from infbench.backends.base import CellRequest  # noqa: E402
 from infbench.catalog import BACKENDS  # noqa: E402
-from infbench.data import write_digits  # noqa: E402
-from infbench.export import export_onnx  # noqa: E402
 from infbench.harness import WarmupPolicy  # noqa: E402
-from infbench.models import build_model, save_state_dict  # noqa: E402
 from infbench.parity import Tolerance  # noqa: E402
-from infbench.reference import build_eval_set  # noqa: E402
 from infbench.runner import run_cell  # noqa: E402
 
 SIZE, CLASSES = 64, 10
@@ -24,15 +21,7 @@ WARMUP = WarmupPolicy(mode="fixed", iterations=5)
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory):
     root = tmp_path_factory.mktemp("gpu-artifacts")
-    torch.manual_seed(0)
-    model = build_model("resnet18", CLASSES).eval()
-    save_state_dict(model, root / "model_weights.pth")
-    export_onnx(model, SIZE, root / "onnx_model.onnx", opset=18, exporter="dynamo", half=False)
-    export_onnx(model, SIZE, root / "onnx_model_fp16.onnx", opset=18, exporter="dynamo", half=True)
-    manifest = write_digits(root / "images", SIZE, 0.2, 0)
-    card = {"architecture": "resnet18", "num_classes": CLASSES, "image_size": SIZE}
-    eval_set = build_eval_set(manifest, card, str(root / "model_weights.pth"), n_images=16, threads=4)
-    return root, eval_set
+    return root, make_artifacts(root, SIZE, CLASSES, n_images=16, fp16=True)
 
 
 def _run(backend, artifacts, precision="fp32", batch=4):

@@ -131,20 +131,18 @@ def test_bad_config_stops_before_any_job_with_one_line(config, message, tmp_path
     assert not (tmp_path / "results").exists()
 
 
-def test_truncated_weights_fail_their_rule_and_leave_no_output(workflow_copy):
-    weights = workflow_copy / "results" / "model" / "model_weights.pth"
-    weights.write_bytes(weights.read_bytes()[:4096])
-    result = snakemake(workflow_copy, "--cores", "1", "results/model/onnx_model.onnx")
+@pytest.mark.parametrize(
+    "damaged, target, message",
+    [
+        ("model/model_weights.pth", "results/model/onnx_model.onnx", "results/model/model_weights.pth: not a readable PyTorch checkpoint ("),
+        ("model/onnx_model.onnx", "results/model/onnx_check.json", "results/model/onnx_model.onnx: ONNX Runtime cannot load it ("),
+    ],
+)
+def test_truncated_file_fails_its_rule_with_name_and_reason_and_leaves_no_output(workflow_copy, damaged, target, message):
+    path = workflow_copy / "results" / damaged
+    path.write_bytes(path.read_bytes()[:4096])
+    result = snakemake(workflow_copy, "--cores", "1", target)
     assert result.returncode != 0
-    assert "results/model/model_weights.pth: not a readable PyTorch checkpoint (" in result.stderr
-    assert not (workflow_copy / "results" / "model" / "onnx_model.onnx").exists()
+    assert message in result.stderr
+    assert not (workflow_copy / target).exists()
     assert not list((workflow_copy / "results").rglob("*.part"))
-
-
-def test_truncated_onnx_fails_its_rule_and_leaves_no_output(workflow_copy):
-    model = workflow_copy / "results" / "model" / "onnx_model.onnx"
-    model.write_bytes(model.read_bytes()[:2048])
-    result = snakemake(workflow_copy, "--cores", "1", "results/model/onnx_check.json")
-    assert result.returncode != 0
-    assert "results/model/onnx_model.onnx: ONNX Runtime cannot load it (" in result.stderr
-    assert not (workflow_copy / "results" / "model" / "onnx_check.json").exists()

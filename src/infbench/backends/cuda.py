@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from infbench.backends.base import Resident
 from infbench.envinfo import nvidia_smi
 from infbench.errors import BackendUnavailable
 
@@ -62,6 +63,35 @@ class EventTimer:
     def elapsed_ms(self) -> list[float]:
         self._stop[-1].synchronize()
         return [a.elapsed_time(b) for a, b in zip(self._start, self._stop)]
+
+
+def torch_module_calls(module):
+    """Host-to-host inference and device-resident runs of a torch module on CUDA tensors.
+
+    Shared by PyTorch eager and torch2trt, whose modules both take and return CUDA tensors.
+    """
+    import numpy as np
+    import torch
+
+    bound: dict = {}
+
+    def infer(x: np.ndarray) -> np.ndarray:
+        return module(torch.from_numpy(x).cuda()).cpu().numpy()
+
+    def bind(x: np.ndarray) -> None:
+        bound["x"] = torch.from_numpy(x).cuda()
+
+    def step() -> None:
+        bound["y"] = module(bound["x"])
+
+    resident = Resident(
+        bind=bind,
+        step=step,
+        sync=torch.cuda.synchronize,
+        output=lambda: bound["y"].cpu().numpy(),
+        timer=lambda n: EventTimer(n, torch.cuda.current_stream()),
+    )
+    return infer, resident
 
 
 class DeviceMemory:

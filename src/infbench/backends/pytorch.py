@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from infbench.backends.base import CellRequest, Loaded, Resident
+from infbench.backends.base import CellRequest, Loaded
 from infbench.hardware import no_gpu_reason
 
 CPU_FP16 = (
@@ -40,27 +40,10 @@ def load(request: CellRequest) -> Loaded:
         details["fp16_method"] = "model.half()"
     input_dtype = np.dtype(np.float16 if request.precision == "fp16" else np.float32)
 
-    def infer(x: np.ndarray) -> np.ndarray:
-        return model(torch.from_numpy(x).to(device)).cpu().numpy()
-
     if device.type == "cpu":
-        return Loaded(infer, input_dtype, details=details)
+        return Loaded(lambda x: model(torch.from_numpy(x)).numpy(), input_dtype, details=details)
 
-    from infbench.backends.cuda import EventTimer
+    from infbench.backends.cuda import torch_module_calls
 
-    bound: dict = {}
-
-    def bind(x: np.ndarray) -> None:
-        bound["x"] = torch.from_numpy(x).to(device)
-
-    def step() -> None:
-        bound["y"] = model(bound["x"])
-
-    resident = Resident(
-        bind=bind,
-        step=step,
-        sync=torch.cuda.synchronize,
-        output=lambda: bound["y"].cpu().numpy(),
-        timer=lambda n: EventTimer(n, torch.cuda.current_stream()),
-    )
+    infer, resident = torch_module_calls(model)
     return Loaded(infer, input_dtype, resident, details)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from infbench.artifacts import atomic_path
-from infbench.backends.base import CellRequest, Loaded, Resident
+from infbench.backends.base import CellRequest, Loaded
 from infbench.backends.tensorrt import major_version
 from infbench.errors import ArtifactError
 from infbench.hardware import no_gpu_reason
@@ -89,23 +89,6 @@ def load(request: CellRequest) -> Loaded:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ArtifactError(f"{path}: torch2trt cannot load it ({first})") from exc
     torch.set_grad_enabled(False)
-    bound: dict = {}
-
-    def infer(x: np.ndarray) -> np.ndarray:
-        return module(torch.from_numpy(x).cuda()).cpu().numpy()
-
-    def bind(x: np.ndarray) -> None:
-        bound["x"] = torch.from_numpy(x).cuda()
-
-    def step() -> None:
-        bound["y"] = module(bound["x"])
-
-    resident = Resident(
-        bind=bind,
-        step=step,
-        sync=torch.cuda.synchronize,
-        output=lambda: bound["y"].cpu().numpy(),
-        timer=lambda n: cuda.EventTimer(n, torch.cuda.current_stream()),
-    )
+    infer, resident = cuda.torch_module_calls(module)
     details = {"module": path, "tf32": "allowed" if request.allow_tf32 else "disabled with NVIDIA_TF32_OVERRIDE=0"}
     return Loaded(infer, np.dtype(np.float32), resident, details)
