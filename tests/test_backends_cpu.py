@@ -151,3 +151,14 @@ def test_provider_load_errors_are_reduced_to_their_cause():
     ]
     assert provider_load_error(logged) == "libnvinfer.so.10: cannot open shared object file: No such file or directory"
     assert provider_load_error(["all good"]) is None
+
+
+def test_a_cell_that_fails_at_run_time_becomes_an_error_record(artifacts):
+    # The exported model takes 32x32 images; 40x40 ones make ONNX Runtime fail inside the cell.
+    eval_set = load_eval_set(artifacts / "eval_set.npz")
+    eval_set["images"] = np.pad(eval_set["images"], ((0, 0), (0, 0), (4, 4), (4, 4)))
+    record = run_cell(_request("onnxruntime_cpu", artifacts), eval_set, 2, WARMUP, FP32, 0.1)
+    assert record["status"] == "error"
+    assert record["reason"].startswith(("InvalidArgument:", "Fail:", "RuntimeException:"))
+    assert "timing" not in record
+    assert record["versions"]["onnxruntime"]
