@@ -15,3 +15,9 @@ class ArtifactError(BenchError):
 
 class BackendUnavailable(Exception):
     """A backend cannot run here (library, device or precision missing): its cell is skipped."""
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (libraries often add pages of context), or its type."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from infbench.artifacts import atomic_path
-from infbench.errors import ArtifactError, BenchError
+from infbench.errors import ArtifactError, BenchError, first_line
 from infbench.parity import Tolerance, compare
 
 log = logging.getLogger("infbench")
@@ -67,8 +67,7 @@ def check_with_onnxruntime(onnx_path: str, eval_set: dict[str, np.ndarray], tole
     try:
         session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ArtifactError(f"{onnx_path}: ONNX Runtime cannot load it ({first})") from exc
+        raise ArtifactError(f"{onnx_path}: ONNX Runtime cannot load it ({first_line(exc)})") from exc
     outputs = session.run([OUTPUT_NAME], {INPUT_NAME: eval_set["images"]})[0]
     result = compare(outputs, eval_set["reference"], eval_set["labels"], tolerance)
     result["onnxruntime"] = ort.__version__

@@ -8,7 +8,7 @@ import torch
 import torchvision
 
 from infbench.artifacts import atomic_path
-from infbench.errors import ArtifactError
+from infbench.errors import ArtifactError, first_line
 
 
 def build_model(architecture: str, num_classes: int) -> torch.nn.Module:
@@ -31,8 +31,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError... for bad files
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ArtifactError(f"{path}: not a readable PyTorch checkpoint ({reason})") from exc
+        raise ArtifactError(f"{path}: not a readable PyTorch checkpoint ({first_line(exc)})") from exc
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -60,8 +59,7 @@ def load_trained(path: str | Path, architecture: str, num_classes: int) -> torch
     try:
         model.load_state_dict(read_state_dict(path))
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise ArtifactError(f"{path}: does not fit {architecture} with {num_classes} classes ({first})") from exc
+        raise ArtifactError(f"{path}: does not fit {architecture} with {num_classes} classes ({first_line(exc)})") from exc
     return model.eval()
 
 

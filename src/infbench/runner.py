@@ -19,7 +19,7 @@ from infbench.backends import implementation
 from infbench.backends.base import CellRequest
 from infbench.catalog import LIBRARIES
 from infbench.envinfo import machine
-from infbench.errors import ArtifactError, BackendUnavailable
+from infbench.errors import ArtifactError, BackendUnavailable, first_line
 from infbench.harness import WarmupPolicy, time_steps, warm_up
 from infbench.parity import Tolerance, compare, outputs_over, relative_diff
 from infbench.records import ERROR, MISMATCH, OK, SKIPPED, new_record
@@ -84,8 +84,7 @@ def run_cell(
         raise
     except Exception as exc:  # an out-of-memory at a large batch is this cell's error, not the run's end
         log.error("cell failed:\n%s", traceback.format_exc())
-        message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-        record.update(status=ERROR, reason=f"{type(exc).__name__}: {message}")
+        record.update(status=ERROR, reason=f"{type(exc).__name__}: {first_line(exc)}")
     record["versions"] = imported_versions(request.backend.libraries)
     record["machine"] = machine()
     return record

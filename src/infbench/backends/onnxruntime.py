@@ -16,7 +16,7 @@ import tempfile
 import numpy as np
 
 from infbench.backends.base import CellRequest, Loaded, Resident, captured_stderr
-from infbench.errors import ArtifactError, BackendUnavailable
+from infbench.errors import ArtifactError, BackendUnavailable, first_line
 from infbench.hardware import no_gpu_reason
 from infbench.versions import installed_version
 
@@ -114,8 +114,7 @@ def _create_session(ort, path: str, options, providers):
             session = ort.InferenceSession(path, options, providers=providers)
         except Exception as exc:
             if type(exc).__name__ in _BAD_MODEL_ERRORS:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise ArtifactError(f"{path}: ONNX Runtime cannot load it ({first})") from exc
+                raise ArtifactError(f"{path}: ONNX Runtime cannot load it ({first_line(exc)})") from exc
             raise
     return session, messages
 
@@ -145,7 +144,7 @@ def load(request: CellRequest) -> Loaded:
         from infbench.backends import cuda
 
         if provider == TENSORRT and not request.allow_tf32:
-            cuda.disable_tf32_everywhere()  # the TensorRT provider has no TF32 option of its own
+            # The TensorRT provider has no TF32 option; the runner set NVIDIA_TF32_OVERRIDE=0 for every GPU cell.
             details["tf32"] = "disabled with NVIDIA_TF32_OVERRIDE=0"
         elif provider == TENSORRT:
             details["tf32"] = "allowed (TensorRT's default)"

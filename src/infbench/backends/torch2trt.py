@@ -7,7 +7,7 @@ import numpy as np
 from infbench.artifacts import atomic_path
 from infbench.backends.base import CellRequest, Loaded
 from infbench.backends.tensorrt import major_version
-from infbench.errors import ArtifactError
+from infbench.errors import ArtifactError, first_line
 from infbench.hardware import no_gpu_reason
 from infbench.versions import installed_version
 
@@ -75,9 +75,7 @@ def build_module(request: CellRequest, example: np.ndarray, out_path: str, log) 
 def load(request: CellRequest) -> Loaded:
     from infbench.backends import cuda
 
-    if not request.allow_tf32:
-        cuda.disable_tf32_everywhere()
-    torch = cuda.require_cuda()
+    torch = cuda.require_cuda()  # the runner has set NVIDIA_TF32_OVERRIDE=0 unless TF32 is allowed
     from torch2trt import TRTModule
 
     path = request.artifacts["torch2trt"]
@@ -86,8 +84,7 @@ def load(request: CellRequest) -> Loaded:
         module = TRTModule()
         module.load_state_dict(state)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ArtifactError(f"{path}: torch2trt cannot load it ({first})") from exc
+        raise ArtifactError(f"{path}: torch2trt cannot load it ({first_line(exc)})") from exc
     torch.set_grad_enabled(False)
     infer, resident = cuda.torch_module_calls(module)
     details = {"module": path, "tf32": "allowed" if request.allow_tf32 else "disabled with NVIDIA_TF32_OVERRIDE=0"}
