@@ -146,3 +146,11 @@ def test_truncated_file_fails_its_rule_with_name_and_reason_and_leaves_no_output
     assert message in result.stderr
     assert not (workflow_copy / target).exists()
     assert not list((workflow_copy / "results").rglob("*.part"))
+
+
+def test_html_report_holds_the_chart_and_tables(finished_workflow, tmp_path):
+    report = tmp_path / "report.html"
+    result = snakemake(finished_workflow, "--report", str(report))
+    assert result.returncode == 0, result.stderr[-2000:]
+    html = report.read_text(errors="replace")
+    assert "latency.png" in html and "summary.csv" in html and "table.md" in html
