@@ -4,11 +4,9 @@ import pandas as pd
 
 from infbench.artifacts import atomic_path, read_json, write_json, write_text
 from infbench.records import load_records
-from infbench.report import plot_latency, render_markdown, summary_rows
+from infbench.report import CONFIGURATION_LIBRARIES, plot_latency, render_markdown, summary_rows
 from infbench.scripting import step
 from infbench.versions import installed_version
-
-LIBRARIES = ("torch", "torchvision", "onnx", "onnxruntime", "tensorrt", "torch2trt")
 
 
 def main(smk) -> None:
@@ -20,7 +18,7 @@ def main(smk) -> None:
         backends = sorted({r["backend"] for r in records})
         markdown = render_markdown(
             records, backends, smk.params.precisions, smk.params.batch_sizes, smk.params.timing,
-            card, onnx_info, onnx_check, {lib: installed_version(lib) for lib in LIBRARIES},
+            card, onnx_info, onnx_check, {lib: installed_version(lib) for lib in CONFIGURATION_LIBRARIES},
         )
         rows = summary_rows(records)
         write_text(smk.output.table, markdown)

@@ -25,8 +25,6 @@ ARCHITECTURES: dict[str, int] = {
 }
 MAX_IMAGE_SIZE = 1024
 
-PRECISIONS = ("fp32", "fp16")
-
 # Rows and columns of the study's table.
 ROWS = ("CPU", "CUDA (GPU)", "TensorRT (GPU)")
 COLUMNS = ("PyTorch", "ONNX Runtime", "TensorRT")

@@ -86,31 +86,17 @@ def summarize(samples_ms) -> Stats:
     )
 
 
-def _timed_calls(step: Step, sync: Callable[[], None] | None, n: int) -> list[float]:
-    samples = []
-    clock = time.perf_counter_ns
-    for _ in range(n):
-        t0 = clock()
-        step()
-        if sync is not None:
-            sync()
-        samples.append((clock() - t0) / 1e6)
-    return samples
-
-
 def warm_up(step: Step, policy: WarmupPolicy, sync: Callable[[], None] | None = None) -> WarmupReport:
     """Run the step until timings are steady (adaptive) or a fixed number of times."""
-    if policy.mode == "fixed":
-        _timed_calls(step, sync, policy.iterations)
-        return WarmupReport("fixed", policy.iterations, True)
-    done = 0
     if policy.iterations:
-        _timed_calls(step, sync, policy.iterations)
-        done = policy.iterations
+        time_steps(step, policy.iterations, sync)
+    if policy.mode == "fixed":
+        return WarmupReport("fixed", policy.iterations, True)
+    done = policy.iterations
     medians: list[float] = []
     while done < policy.max_iterations:
         n = min(policy.window, policy.max_iterations - done)
-        medians.append(statistics.median(_timed_calls(step, sync, n)))
+        medians.append(statistics.median(time_steps(step, n, sync).host_ms))
         done += n
         if len(medians) >= 2 and abs(medians[-1] - medians[-2]) <= policy.tolerance * medians[-2]:
             return WarmupReport("adaptive", done, True, medians)

@@ -56,8 +56,3 @@ def validate_record(record: dict, source: str | Path = "record") -> dict:
 def load_records(paths) -> list[dict]:
     return [validate_record(read_json(p), p) for p in paths]
 
-
-def mean_ms(record: dict, mode: str) -> float | None:
-    """The mean latency a record holds for a timing mode (host clock), or None."""
-    timing = record.get("timing", {}).get(mode)
-    return timing["host_ms"]["mean"] if timing else None

@@ -13,6 +13,8 @@ MODE_TITLES = {
     "end_to_end": "end to end (host memory to host memory, copies included, as the study's scripts timed)",
     "device_resident": "device resident (inputs and outputs stay on the GPU; host clock with synchronize)",
 }
+# The libraries of the "Test configuration" table, in its order.
+CONFIGURATION_LIBRARIES = ("torch", "torchvision", "onnx", "onnxruntime", "tensorrt", "torch2trt")
 LIBRARY_TITLES = {
     "torch": "PyTorch",
     "torchvision": "torchvision",
@@ -236,7 +238,7 @@ def skipped_list(rows: list[dict]) -> str:
     return "\n".join(f"- {backend} ({', '.join(cells)}): {reason}" for (backend, reason), cells in groups.items())
 
 
-def _first(values):
+def _distinct(values):
     values = [v for v in values if v]
     return ", ".join(sorted(set(values))) if values else None
 
@@ -255,15 +257,15 @@ def configuration_table(records: list[dict], card: dict, onnx_info: dict, instal
     rows = [
         ("Model", f"{card['architecture']}, {card['num_classes']} classes, {card['image_size']}x{card['image_size']}, "
                   f"held-out top-1 {card['val_top1']:.3f} ({card['trainable']} trained, {card['data']})"),
-        ("CPU", _first(f"{m['cpu']} ({m['usable_cpus']} usable CPUs)" for m in machines) or "not recorded"),
-        ("GPU", _first(f"{g['name']} (compute capability {g['compute_capability']})" for g in gpus) or "none used"),
-        ("NVIDIA driver", _first(g.get("driver") for g in gpus) or "-"),
-        ("CUDA runtime (torch)", _first(g.get("cuda_runtime") for g in gpus) or "-"),
-        ("cuDNN (torch)", _first(str(g.get("cudnn")) for g in gpus) or "-"),
-        ("OS", _first(m.get("os") for m in machines) or "not recorded"),
-        ("Python", _first(m.get("python") for m in machines) or "not recorded"),
+        ("CPU", _distinct(f"{m['cpu']} ({m['usable_cpus']} usable CPUs)" for m in machines) or "not recorded"),
+        ("GPU", _distinct(f"{g['name']} (compute capability {g['compute_capability']})" for g in gpus) or "none used"),
+        ("NVIDIA driver", _distinct(g.get("driver") for g in gpus) or "-"),
+        ("CUDA runtime (torch)", _distinct(g.get("cuda_runtime") for g in gpus) or "-"),
+        ("cuDNN (torch)", _distinct(str(g.get("cudnn")) for g in gpus) or "-"),
+        ("OS", _distinct(m.get("os") for m in machines) or "not recorded"),
+        ("Python", _distinct(m.get("python") for m in machines) or "not recorded"),
     ]
-    for lib in ("torch", "torchvision", "onnx", "onnxruntime", "tensorrt", "torch2trt"):
+    for lib in CONFIGURATION_LIBRARIES:
         if lib in imported:
             value = ", ".join(sorted(imported[lib]))
         elif installed.get(lib):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
 import re
@@ -13,6 +14,7 @@ from infbench.catalog import LIBRARIES
 _VERSION_LINE = re.compile(r"""^__version__\s*=\s*['"]([^'"]+)['"]""", re.MULTILINE)
 
 
+@functools.cache  # the DAG build asks for the same libraries for many rules
 def installed_version(library: str) -> str | None:
     """The installed version of a library, without importing it; None if it is not installed.
 

@@ -27,6 +27,9 @@ THREADS = BENCH["threads"] or usable_cpus()
 # GPU rules rerun when the GPU changes (or appears): its model names are one of their params.
 GPU = ", ".join(nvidia_gpu_names()) or "none"
 TRT_VERSION = installed_version("tensorrt")
+# Whether the engine and torch2trt builds can run here (library and GPU), decided once for the DAG.
+TENSORRT_MISSING = tensorrt_backend.missing()
+TORCH2TRT_MISSING = torch2trt_backend.missing()
 # Timing jobs take all of machine_share (its limit is set in profiles/default), other jobs 1.
 WHOLE_MACHINE = 100
 
@@ -69,10 +72,10 @@ def timing_inputs(backend_name):
             files["onnx_check"] = ONNX_CHECK
             if wildcards.precision == "fp16" and backend.name == "onnxruntime_cuda":
                 files["onnx_fp16"] = ONNX_FP16
-        elif backend.artifact == "trt" and tensorrt_backend.missing() is None:
+        elif backend.artifact == "trt" and TENSORRT_MISSING is None:
             files["engine"] = ENGINE.format(**cell)
             files["build"] = ENGINE_INFO.format(**cell)
-        elif backend.artifact == "torch2trt" and torch2trt_backend.missing() is None:
+        elif backend.artifact == "torch2trt" and TORCH2TRT_MISSING is None:
             files["torch2trt"] = TORCH2TRT.format(**cell)
             files["build"] = TORCH2TRT_INFO.format(**cell)
         return files
