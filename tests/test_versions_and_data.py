@@ -1,3 +1,6 @@
+import os
+import stat
+
 import numpy as np
 import PIL
 import pytest
@@ -83,3 +86,16 @@ def test_imagefolder_without_images_is_a_clear_error(tmp_path):
     (tmp_path / "src" / "only").mkdir(parents=True)
     with pytest.raises(BenchError, match="needs at least two class folders holding images"):
         copy_imagefolder(tmp_path / "src", tmp_path / "out", 16, 0.5, 0)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_outputs_get_the_permissions_of_any_new_file(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        (tmp_path / "plain.txt").write_text("x")
+        write_json(tmp_path / "record.json", {"a": 1})
+    finally:
+        os.umask(old)
+    plain = stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode)
+    assert plain == 0o666 & ~umask
+    assert stat.S_IMODE((tmp_path / "record.json").stat().st_mode) == plain
