@@ -3,7 +3,7 @@
 from infbench.artifacts import read_json, sha256, write_json
 from infbench.backends.base import CellRequest
 from infbench.catalog import BACKENDS
-from infbench.harness import WarmupPolicy
+from infbench.harness import MeasurePolicy, WarmupPolicy
 from infbench.parity import Tolerance
 from infbench.reference import load_eval_set
 from infbench.runner import run_cell
@@ -35,7 +35,7 @@ def main(smk) -> None:
         record = run_cell(
             request,
             load_eval_set(smk.input.eval_set),
-            iterations=settings["iterations"],
+            measure=MeasurePolicy(**settings["measure"]),
             warmup=WarmupPolicy(**settings["warmup"]),
             tolerance=Tolerance(**settings["tolerances"][precision]),
             noisy_cv=settings["noisy_cv"],

@@ -10,7 +10,7 @@ from infbench.versions import imported_versions
 def main(smk) -> None:
     with step(smk) as log:
         manifest = read_json(smk.input.manifest)
-        settings = TrainSettings(**smk.params.settings)
+        settings = TrainSettings.from_params(smk.params.settings)
         model, summary = train(manifest, settings)
         save_state_dict(model, smk.output.weights)
         card = {
@@ -21,11 +21,9 @@ def main(smk) -> None:
             "input": {"layout": "NCHW", "dtype": "float32", "normalisation": "ImageNet mean and std of RGB in [0, 1]"},
             "data": manifest["source"],
             "seed": settings.seed,
-            "trainable": settings.trainable,
             "starting_weights": settings.weights or "random initialisation",
-            "epochs": settings.epochs,
             "batch_size": settings.batch_size,
-            "learning_rate": settings.learning_rate,
+            "settings": {"head": vars(settings.head), "all": vars(settings.all)},
             **summary,
             "versions": imported_versions(["torch", "torchvision", "numpy", "pillow"]),
         }

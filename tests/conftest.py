@@ -17,9 +17,9 @@ sys.path.insert(0, str(REPO / "src"))
 # Small enough to run the whole workflow in well under a minute on two cores.
 TINY_CONFIG = {
     "model": {"architecture": "resnet18", "image_size": 32},
-    "train": {"epochs": 3, "max_images": 96, "max_val_images": 64, "batch_size": 32},
-    "benchmark": {"iterations": 5, "warmup": {"mode": "fixed", "iterations": 2}},
-    "parity": {"images": 8},
+    "train": {"head": {"max_images": 96, "epochs": 5}, "max_val_images": 64, "batch_size": 32},
+    "benchmark": {"iterations": 5, "min_time_s": 0, "warmup": {"mode": "fixed", "iterations": 2}},
+    "parity": {"images": 64},
 }
 
 
@@ -48,10 +48,24 @@ def write_config(workdir: Path, config: dict) -> None:
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
 
 
-def snakemake(workdir: Path, *args: str, env: dict | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
-    """Run the real snakemake CLI on the repository's Snakefile inside `workdir`."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
+def snakemake(workdir: Path, *args: str, env: dict | None = None, timeout: int = 900, repo: Path = REPO) -> subprocess.CompletedProcess:
+    """Run the real snakemake CLI on the repository's Snakefile (or a copy's) inside `workdir`."""
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(workdir), *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+CODE = ("Snakefile", "workflow", "scripts", "src", "profiles", "envs")
+
+
+def copy_code(dest: Path) -> Path:
+    """A private copy of the workflow's code (Snakefile, rules, scripts, package, profiles, environments), to edit in tests."""
+    for name in CODE:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, dest / name)
+    return dest
 
 
 @pytest.fixture(scope="session")

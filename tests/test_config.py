@@ -20,13 +20,17 @@ def test_empty_config_gets_every_default():
     config = validate_config({}, SCHEMA)
     assert config["benchmark"]["iterations"] == 100
     assert config["benchmark"]["warmup"]["mode"] == "adaptive"
-    assert config["parity"]["tolerances"]["fp16"]["max_rel_diff"] == 0.05
+    assert config["parity"]["images"] == 256
+    assert set(config["parity"]["tolerances"]["fp16"]) == {"max_rel_diff", "min_cosine", "min_top1_agreement", "min_accuracy_ratio"}
+    assert config["train"]["trainable"] == "auto" and config["train"]["head"]["residual_scale"] == 0.3
     assert len(config["benchmark"]["backends"]) == 7
 
 
 def test_one_tolerance_can_be_overridden_alone():
     config = validate_config({"parity": {"tolerances": {"fp32": {"max_rel_diff": 0.01}}}}, SCHEMA)
-    assert config["parity"]["tolerances"]["fp32"] == {"max_rel_diff": 0.01, "min_cosine": 0.99999, "min_top1_agreement": 0.95}
+    assert config["parity"]["tolerances"]["fp32"] == {
+        "max_rel_diff": 0.01, "min_cosine": 0.99999, "min_top1_agreement": 1.0, "min_accuracy_ratio": 0.99,
+    }
 
 
 @pytest.mark.parametrize(
@@ -60,3 +64,22 @@ def test_data_path_must_be_a_directory(tmp_path):
     (tmp_path / "file.txt").write_text("x")
     with pytest.raises(ConfigError, match="data.path: 'file.txt' is not a directory"):
         validate_config({"data": {"path": "file.txt"}}, SCHEMA, tmp_path)
+
+
+def test_command_line_strings_become_what_the_schema_asks_for():
+    # What snakemake's --config benchmark='{"iterations": 500, ...}' hands over: every scalar a string.
+    config = validate_config(
+        {"benchmark": {"iterations": "500", "batch_sizes": ["1", "8"], "threads": "null", "allow_tf32": "true",
+                       "noisy_cv": "0.2", "precisions": ["fp16"]},
+         "model": {"image_size": "64", "architecture": "resnet18"}, "data": {"path": "null"}},
+        SCHEMA,
+    )
+    bench = config["benchmark"]
+    assert (bench["iterations"], bench["batch_sizes"], bench["threads"], bench["allow_tf32"]) == (500, [1, 8], None, True)
+    assert bench["noisy_cv"] == 0.2 and bench["precisions"] == ["fp16"]
+    assert config["model"]["image_size"] == 64 and config["data"]["path"] is None
+
+
+def test_a_command_line_string_that_is_no_number_is_still_named():
+    with pytest.raises(ConfigError, match=r"^benchmark.iterations: 'many' is not of type 'integer'$"):
+        validate_config({"benchmark": {"iterations": "many"}}, SCHEMA)

@@ -4,7 +4,7 @@ import time
 import numpy as np
 import pytest
 
-from infbench.harness import Stats, WarmupPolicy, bare_loop_mean_ms, summarize, time_steps, warm_up
+from infbench.harness import MeasurePolicy, Stats, WarmupPolicy, bare_loop_mean_ms, summarize, time_steps, warm_up
 
 
 def test_summarize_matches_numpy_and_statistics():
@@ -35,34 +35,54 @@ def test_fixed_warmup_calls_exactly_n_times_and_syncs_each():
     assert report.iterations == 7 and report.settled
 
 
-def _sleep_step(durations_s):
-    """A step whose n-th call takes durations_s(n) seconds (a busy wait, so the clock sees it)."""
-    count = [0]
+class FakeClock:
+    """A clock that only moves when a step says so: the tests need no real time and no quiet machine."""
 
-    def step():
-        end = time.perf_counter() + durations_s(count[0])
-        count[0] += 1
-        while time.perf_counter() < end:
-            pass
+    def __init__(self):
+        self.ns = 0
 
-    return step, count
+    def __call__(self) -> int:
+        return self.ns
+
+    def step(self, durations_ms):
+        """A step whose n-th call takes durations_ms(n) milliseconds on this clock."""
+        count = [0]
+
+        def step():
+            self.ns += int(durations_ms(count[0]) * 1e6)
+            count[0] += 1
+
+        return step, count
 
 
 def test_adaptive_warmup_runs_until_successive_windows_agree():
     # Calls start slow and speed up towards 2 ms, as caches, clocks and allocators warm up.
-    step, count = _sleep_step(lambda n: 0.002 + 0.016 * 0.7**n)
+    clock = FakeClock()
+    step, count = clock.step(lambda n: 2 + 16 * 0.7**n)
     policy = WarmupPolicy(mode="adaptive", iterations=5, max_iterations=200, window=5, tolerance=0.2)
-    report = warm_up(step, policy)
-    assert report.settled
-    assert report.iterations == count[0] >= 15  # the first two windows (medians about 3.3 and 2.2 ms) differ by > 20%
-    assert report.window_medians_ms[0] > 3 and report.window_medians_ms[-1] < 2.5
+    report = warm_up(step, policy, clock=clock)
+    assert report.settled and report.stopped_by == "settled"
+    # Windows of calls 5-9 and 10-14 have medians 3.3 and 2.2 ms (> 20% apart); 15-19 has 2.04 ms.
+    assert report.iterations == count[0] == 20
+    assert report.window_medians_ms == pytest.approx([2 + 16 * 0.7**7, 2 + 16 * 0.7**12, 2 + 16 * 0.7**17])
 
 
 def test_adaptive_warmup_stops_at_the_maximum_when_timings_never_settle():
-    step, count = _sleep_step(lambda n: 0.0005 * (1 + n % 2) * (n // 10 + 1))  # each window slower than the last
-    report = warm_up(step, WarmupPolicy(mode="adaptive", iterations=0, max_iterations=40, window=10, tolerance=0.01))
-    assert not report.settled
+    clock = FakeClock()
+    step, count = clock.step(lambda n: 0.5 * (1 + n % 2) * (n // 10 + 1))  # each window slower than the last
+    report = warm_up(step, WarmupPolicy(mode="adaptive", iterations=0, max_iterations=40, window=10, tolerance=0.01), clock=clock)
+    assert not report.settled and report.stopped_by == "max_iterations"
     assert report.iterations == 40 == count[0]
+
+
+def test_warmup_stops_at_its_time_limit_however_slow_the_calls():
+    clock = FakeClock()
+    step, count = clock.step(lambda n: 4000)  # 4 s a call, e.g. a CPU at batch 256
+    report = warm_up(step, WarmupPolicy(mode="adaptive", iterations=10, max_time_s=10), clock=clock)
+    assert count[0] == 3 and report.iterations == 3  # 4 + 4 + 4 s: the third call crosses 10 s
+    assert not report.settled and report.stopped_by == "max_time"
+    fixed = warm_up(clock.step(lambda n: 4000)[0], WarmupPolicy(mode="fixed", iterations=2, max_time_s=10), clock=clock)
+    assert fixed.iterations == 2 and fixed.settled
 
 
 class RecordingTimer:
@@ -70,6 +90,9 @@ class RecordingTimer:
 
     def __init__(self, log):
         self.log = log
+
+    def prepare(self, i):
+        self.log.append(("prepare", i))
 
     def start(self, i):
         self.log.append(("start", i))
@@ -84,24 +107,66 @@ class RecordingTimer:
 def test_time_steps_brackets_each_step_with_the_timer_then_syncs():
     log = []
     run = time_steps(lambda: log.append("step"), 3, sync=lambda: log.append("sync"), device_timer=RecordingTimer(log))
-    assert log == [("start", 0), "step", ("stop", 0), "sync", ("start", 1), "step", ("stop", 1), "sync",
-                   ("start", 2), "step", ("stop", 2), "sync"]
+    assert log == [("prepare", 0), ("start", 0), "step", ("stop", 0), "sync", ("prepare", 1), ("start", 1), "step", ("stop", 1),
+                   "sync", ("prepare", 2), ("start", 2), "step", ("stop", 2), "sync"]
     assert len(run.host_ms) == 3 and all(v >= 0 for v in run.host_ms)
     assert run.device_ms == [1.0, 2.0, 3.0]
     assert run.summary()["device_ms"]["mean"] == 2.0
 
 
-def test_time_steps_measures_real_durations():
-    step, _ = _sleep_step(lambda n: 0.002)
-    run = time_steps(step, 5)
-    assert run.device_ms is None
-    assert all(2.0 <= v < 50 for v in run.host_ms)
+def test_time_steps_records_each_call_on_the_clock():
+    clock = FakeClock()
+    step, _ = clock.step(lambda n: 2 + n)
+    run = time_steps(step, 5, clock=clock)
+    assert run.device_ms is None and run.stopped_by == "iterations"
+    assert run.host_ms == [2.0, 3.0, 4.0, 5.0, 6.0]
     with pytest.raises(ValueError):
         time_steps(step, 0)
 
 
+def test_fast_calls_are_timed_until_the_minimum_time():
+    clock = FakeClock()
+    step, count = clock.step(lambda n: 0.5)
+    run = time_steps(step, MeasurePolicy(iterations=100, min_time_s=2.0), clock=clock)
+    assert len(run.host_ms) == count[0] == 4000 and run.stopped_by == "min_time"
+
+
+def test_slow_calls_stop_at_the_maximum_time_but_not_before_the_minimum_count():
+    clock = FakeClock()
+    step, count = clock.step(lambda n: 7000)
+    run = time_steps(step, MeasurePolicy(iterations=100, max_time_s=60, min_iterations=5), clock=clock)
+    assert count[0] == 9 and run.stopped_by == "max_time"  # 9 x 7 s = 63 s
+    slower, count = clock.step(lambda n: 30_000)
+    run = time_steps(slower, MeasurePolicy(iterations=100, max_time_s=60, min_iterations=5), clock=clock)
+    assert count[0] == 5 and run.stopped_by == "max_time"
+
+
+def test_calls_stop_at_the_sample_cap():
+    clock = FakeClock()
+    step, count = clock.step(lambda n: 0.001)
+    run = time_steps(step, MeasurePolicy(iterations=10, min_time_s=60, max_iterations=1000), clock=clock)
+    assert count[0] == 1000 and run.stopped_by == "max_iterations"
+
+
+def test_time_steps_measures_real_durations():
+    def busy_wait_2ms():
+        end = time.perf_counter() + 0.002
+        while time.perf_counter() < end:
+            pass
+
+    run = time_steps(busy_wait_2ms, 3)
+    assert all(v >= 2.0 for v in run.host_ms)  # a lower bound only: a busy machine makes calls longer, never shorter
+
+
 def test_bare_loop_mean():
-    step, count = _sleep_step(lambda n: 0.001)
+    count = [0]
+
+    def step():
+        count[0] += 1
+        end = time.perf_counter() + 0.001
+        while time.perf_counter() < end:
+            pass
+
     mean = bare_loop_mean_ms(step, 4)
     assert count[0] == 4
-    assert 1.0 <= mean < 50
+    assert mean >= 1.0

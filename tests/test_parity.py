@@ -42,13 +42,36 @@ def test_relative_difference_does_not_depend_on_the_scale_of_the_logits():
     assert small["max_rel_diff"] == pytest.approx(large["max_rel_diff"], rel=0.1)
 
 
-def test_flipped_top1_fails_the_agreement_and_lowers_accuracy():
+def test_a_flip_on_a_decisive_image_fails_the_agreement():
     ref = np.array([[2.0, 1.0], [0.0, 3.0]], dtype=np.float32)
     out = np.array([[1.0, 2.0], [0.0, 3.0]], dtype=np.float32)
-    result = compare(out, ref, np.array([0, 1]), Tolerance(10, -1, 1.0))
-    assert result["top1_agreement"] == 0.5
+    result = compare(out, ref, np.array([0, 1]), Tolerance(0.1, -1, 1.0, 0.0))  # bound 0.3: both margins are decisive
+    assert result["decisive_images"] == 2 and result["top1_agreement"] == 0.5
     assert result["top1_accuracy"] == 0.5 and result["reference_top1_accuracy"] == 1.0
-    assert not result["passed"] and "top-1 agreement 0.500 < 1" in result["failures"][0]
+    assert not result["passed"]
+    assert "top-1 class changed on 1 of 2 decisive images (agreement 0.500 < 1)" in result["failures"][1]
+
+
+def test_a_near_tie_that_flips_within_the_error_bound_passes():
+    # Image 0's two best classes differ by 0.01, less than twice the bound (2 x 0.01 x 10): rounding may flip it.
+    ref = np.array([[5.0, 4.99, 0.0], [0.0, 10.0, 1.0]])
+    out = ref + np.array([[-0.006, 0.006, 0.0], [0.0, 0.0, 0.0]])
+    result = compare(out, ref, np.array([0, 1]), Tolerance(0.01, 0.99, 1.0, 0.0))
+    assert result["top1_agreement"] == 0.5 and result["decisive_images"] == 1
+    assert result["decisive_top1_agreement"] == 1.0 and result["passed"], result["failures"]
+
+
+def test_accuracy_below_the_references_share_fails():
+    ref = np.eye(4)[[0, 1, 2, 3] * 25] * 4.0  # 100 images, all decisive, all right
+    labels = ref.argmax(1)
+    out = ref.copy()
+    out[:2] = np.eye(4)[[1, 0]] * 4.0  # two answers wrong: accuracy 0.98
+    loose = Tolerance(10.0, -1, 0.0, 0.99)  # only the accuracy gate can fail
+    result = compare(out, ref, labels, loose)
+    assert result["accuracy_ratio"] == pytest.approx(0.98)
+    assert result["failures"] == ["top-1 accuracy 0.980 is 0.980 of the reference's 1.000 (< 0.99)"]
+    out[1] = ref[1]
+    assert compare(out, ref, labels, loose)["passed"]  # 0.99 of the reference's is allowed
 
 
 def test_nan_outputs_and_wrong_shapes_fail():

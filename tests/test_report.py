@@ -31,6 +31,7 @@ def _record(backend, framework, row, device, status="ok", precision="fp32", batc
     return record
 
 
+POLICY = {"iterations": 100, "min_time_s": 2.0, "max_time_s": 60, "min_iterations": 5, "max_iterations": 100000}
 MACHINE = {"cpu": "Test CPU", "usable_cpus": 2, "os": "Linux", "python": "3.11.7"}
 GPU = {"name": "NVIDIA H200", "compute_capability": "9.0", "driver": "580.1", "cuda_runtime": "13.0", "cudnn": 91000}
 
@@ -38,14 +39,14 @@ GPU = {"name": "NVIDIA H200", "compute_capability": "9.0", "driver": "580.1", "c
 @pytest.fixture
 def records():
     return [
-        _record("pytorch_cpu", "PyTorch", "CPU", "cpu", timing={"iterations": 100, "end_to_end": _block(173.42)},
+        _record("pytorch_cpu", "PyTorch", "CPU", "cpu", timing={"policy": POLICY, "end_to_end": _block(173.42)},
                 versions={"torch": "2.14.1", "torchvision": "0.29.1"}, machine=MACHINE,
                 cold_start={"load_s": 0.5, "first_inference_ms": 300.0}, memory={"host_peak_rss_mb": 900.0},
                 parity={"max_abs_diff": 1e-5, "max_rel_diff": 1e-7, "min_cosine": 1.0, "top1_agreement": 1.0, "top1_accuracy": 0.8}),
-        _record("onnxruntime_cpu", "ONNX Runtime", "CPU", "cpu", timing={"iterations": 100, "end_to_end": _block(40.01, cv=0.3, noisy=True)},
+        _record("onnxruntime_cpu", "ONNX Runtime", "CPU", "cpu", timing={"policy": POLICY, "end_to_end": _block(40.01, cv=0.3, noisy=True)},
                 versions={"onnxruntime": "1.31.1"}, machine=MACHINE),
         _record("pytorch_cuda", "PyTorch", "CUDA (GPU)", "cuda",
-                timing={"iterations": 100, "end_to_end": _block(13.13), "device_resident": _block(5.0, events=4.8)},
+                timing={"policy": POLICY, "end_to_end": _block(13.13), "device_resident": _block(5.0, events=4.8)},
                 versions={"torch": "2.14.1"}, machine=MACHINE, gpu=GPU, memory={"device_peak_mb": 300.0}),
         _record("onnxruntime_cuda", "ONNX Runtime", "CUDA (GPU)", "cuda", status="mismatch",
                 reason="outputs differ from the PyTorch fp32 CPU reference: max relative diff 0.5 > 0.0001"),
@@ -53,7 +54,7 @@ def records():
                 label="TensorRT Provider", reason="TensorrtExecutionProvider did not load"),
         _record("tensorrt", "TensorRT", "TensorRT (GPU)", "cuda", status="error", reason="OutOfMemoryError: CUDA out of memory"),
         _record("torch2trt", "PyTorch", "TensorRT (GPU)", "cuda", label="torch2trt",
-                timing={"iterations": 100, "end_to_end": _block(2.099), "device_resident": _block(1.5, events=1.4)}),
+                timing={"policy": POLICY, "end_to_end": _block(2.099), "device_resident": _block(1.5, events=1.4)}),
     ]
 
 

@@ -42,6 +42,10 @@ class Library:
     name: str
     module: str
     distributions: tuple[str, ...]  # pip distribution names, in order of preference
+    # A file inside the module that names the distribution and version it was built as (package_name,
+    # __version__): what will really be imported when several distributions wrote the same files.
+    build_info: str | None = None
+    exclusive: bool = False  # the distributions are alternatives: two installed at once is a mistake
 
 
 LIBRARIES: dict[str, Library] = {
@@ -54,7 +58,13 @@ LIBRARIES: dict[str, Library] = {
         Library("torchvision", "torchvision", ("torchvision",)),
         Library("onnx", "onnx", ("onnx",)),
         Library("onnxscript", "onnxscript", ("onnxscript",)),
-        Library("onnxruntime", "onnxruntime", ("onnxruntime-gpu", "onnxruntime")),
+        Library(
+            "onnxruntime",
+            "onnxruntime",
+            ("onnxruntime-gpu", "onnxruntime", "onnxruntime-openvino"),
+            build_info="capi/build_and_package_info.py",
+            exclusive=True,
+        ),
         Library(
             "tensorrt",
             "tensorrt",
@@ -87,6 +97,11 @@ class Backend:
     libraries: tuple[str, ...]  # keys of LIBRARIES that its timing rule imports
     label: str = ""  # shown after the number, as the study did: "2.099 ms (torch2trt)"
     provider: str = ""  # ONNX Runtime execution provider, where there is one
+
+    @property
+    def implementation(self) -> str:
+        """The module that loads and runs it (infbench.backends.<runtime>)."""
+        return "infbench.backends." + {"pth": "pytorch", "onnx": "onnxruntime", "trt": "tensorrt", "torch2trt": "torch2trt"}[self.artifact]
 
     @property
     def is_gpu(self) -> bool:

@@ -38,9 +38,51 @@ def load_schema(schema_path: str | Path) -> dict:
     return yaml.safe_load(Path(schema_path).read_text())
 
 
+_NON_STRING_TYPES = {"integer", "number", "boolean", "null", "array", "object"}
+
+
+def _types(schema: dict) -> set[str]:
+    declared = schema.get("type", [])
+    return {declared} if isinstance(declared, str) else set(declared)
+
+
+def coerce_strings(value: Any, schema: dict) -> Any:
+    """Turn strings into what the schema asks for, as YAML reads them ("500" -> 500, "null" -> None).
+
+    Snakemake reads a nested `--config key='{"a": 500}'` with YAML's base loader, which keeps every
+    scalar a string. A string stays a string where the schema allows one, or where it does not parse
+    into an allowed type (validation then names it).
+    """
+    for branch in schema.get("oneOf", []) + schema.get("anyOf", []):
+        coerced = coerce_strings(value, branch)
+        if jsonschema.Draft202012Validator(branch).is_valid(coerced):
+            return coerced
+    types = _types(schema)
+    if isinstance(value, str) and "string" not in types and "enum" not in schema and types & _NON_STRING_TYPES:
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        if not isinstance(parsed, str):
+            value = parsed
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for key, item in value.items():
+            sub = properties.get(key, extra if isinstance(extra, dict) else None)
+            if sub is not None:
+                value[key] = coerce_strings(item, sub)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        value[:] = [coerce_strings(item, schema["items"]) for item in value]
+    elif isinstance(value, str) and value in ("null", "~") and "null" in types:
+        value = None
+    return value
+
+
 def validate_config(config: dict[str, Any], schema_path: str | Path, workdir: str | Path = ".") -> dict[str, Any]:
     """Validate `config` in place (filling defaults) and return it; raise ConfigError on the first problem."""
     schema = load_schema(schema_path)
+    coerce_strings(config, schema)
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.path), list(map(str, e.path))))
     if errors:
@@ -69,6 +111,13 @@ def _check_semantics(config: dict[str, Any], workdir: Path) -> None:
             f"export.opset: the dynamo exporter writes opset 18 or newer, not {export['opset']} "
             "(use export.exporter: torchscript for older opsets)"
         )
+    bench = config["benchmark"]
+    if bench["min_iterations"] > bench["iterations"]:
+        raise ConfigError(
+            f"benchmark.min_iterations: {bench['min_iterations']} is above benchmark.iterations ({bench['iterations']})"
+        )
+    if bench["min_time_s"] > bench["max_time_s"]:
+        raise ConfigError(f"benchmark.min_time_s: {bench['min_time_s']} is above benchmark.max_time_s ({bench['max_time_s']})")
     warmup = config["benchmark"]["warmup"]
     if warmup["mode"] == "adaptive" and warmup["max_iterations"] < warmup["iterations"]:
         raise ConfigError(

@@ -149,12 +149,11 @@ def summary_rows(records: list[dict]) -> list[dict]:
             if "device_ms" in block:
                 for stat in ("mean", "p50", "p99"):
                     row[f"{prefix}_cuda_event_{stat}_ms"] = block["device_ms"][stat]
+            row[f"{prefix}_iterations"] = block["host_ms"]["n"]
             row[f"{prefix}_throughput_ips"] = block["throughput_ips"]
             row[f"{prefix}_noisy"] = block["noisy"]
             row[f"{prefix}_warmup_iterations"] = block["warmup"]["iterations"]
             row[f"{prefix}_warmup_settled"] = block["warmup"]["settled"]
-        if timing:
-            row["iterations"] = timing["iterations"]
         cold = r.get("cold_start", {})
         row["load_s"] = cold.get("load_s")
         row["first_inference_ms"] = cold.get("first_inference_ms")
@@ -290,7 +289,12 @@ def render_markdown(
     notes = Footnotes()
     rows = summary_rows(records)
     precision, batch = headline_cell(precisions, batch_sizes)
-    iterations = next((r["timing"]["iterations"] for r in records if r["status"] == OK), None)
+    policy = next((r["timing"]["policy"] for r in records if r["status"] == OK), None)
+    if policy:
+        measured = (f"mean of at least {policy['iterations']} timed calls and {policy['min_time_s']:g} s after warm-up, "
+                    f"fewer where {policy['max_time_s']:g} s ran out first")
+    else:
+        measured = "mean of the timed calls after warm-up"
     size = card["image_size"]
     if preferred_mode == "end_to_end":
         timing_sentence = f"Every cell times {MODE_TITLES['end_to_end']}."
@@ -299,7 +303,7 @@ def render_markdown(
     parts = [
         "# Inference latency",
         "",
-        f"Average latency per inference (mean of {iterations or 'the configured'} timed iterations after warm-up), "
+        f"Average latency per inference ({measured}), "
         f"{card['architecture']}, batch {batch}, {precision}, {size}x{size} input. {timing_sentence} "
         "`-`: no such combination in the study; `–`: skipped here (see its note); `✗ mismatch`: the backend's outputs "
         "differ from the PyTorch fp32 CPU reference beyond tolerance, so no time is shown; `~`: noisy.",

@@ -12,6 +12,7 @@ import logging
 import resource
 import time
 import traceback
+from dataclasses import asdict
 
 import numpy as np
 
@@ -20,10 +21,10 @@ from infbench.backends.base import CellRequest
 from infbench.catalog import LIBRARIES
 from infbench.envinfo import machine
 from infbench.errors import ArtifactError, BackendUnavailable, first_line
-from infbench.harness import WarmupPolicy, time_steps, warm_up
+from infbench.harness import MeasurePolicy, WarmupPolicy, time_steps, warm_up
 from infbench.parity import Tolerance, compare, outputs_over, relative_diff
 from infbench.records import ERROR, MISMATCH, OK, SKIPPED, new_record
-from infbench.versions import imported_versions, installed_version
+from infbench.versions import distribution_warnings, imported_versions, installed_version
 
 log = logging.getLogger("infbench")
 
@@ -52,6 +53,7 @@ def _timing_block(run, warmup_report, batch_size: int, noisy_cv: float) -> dict:
         "warmup": vars(warmup_report),
         "throughput_ips": batch_size * 1000.0 / host["mean"],
         "noisy": host["cv"] > noisy_cv,
+        "stopped_by": run.stopped_by,
         "samples_ms": [round(v, 5) for v in run.host_ms],
     }
     if run.device_ms is not None:
@@ -62,13 +64,18 @@ def _timing_block(run, warmup_report, batch_size: int, noisy_cv: float) -> dict:
 def run_cell(
     request: CellRequest,
     eval_set: dict[str, np.ndarray],
-    iterations: int,
+    measure: MeasurePolicy | int,
     warmup: WarmupPolicy,
     tolerance: Tolerance,
     noisy_cv: float,
 ) -> dict:
     """Measure one cell and return its record; an unusable artifact raises ArtifactError."""
+    measure = MeasurePolicy.of(measure)
     record = new_record(request)
+    if warnings := distribution_warnings(request.backend.libraries):
+        for warning in warnings:
+            log.warning("warning: %s", warning)
+        record["warnings"] = warnings
     impl = implementation(request.backend.name)
     reason = impl.unavailable_reason(request)
     if reason:
@@ -76,7 +83,7 @@ def run_cell(
         return record | {"status": SKIPPED, "reason": reason}
     record["settings"] = {"threads": request.threads, "allow_tf32": request.allow_tf32}
     try:
-        _measure(request, impl, record, eval_set, iterations, warmup, tolerance, noisy_cv)
+        _measure(request, impl, record, eval_set, measure, warmup, tolerance, noisy_cv)
     except BackendUnavailable as exc:
         log.info("skipped: %s", exc)
         record.update(status=SKIPPED, reason=str(exc))
@@ -90,7 +97,7 @@ def run_cell(
     return record
 
 
-def _measure(request, impl, record, eval_set, iterations, warmup, tolerance, noisy_cv) -> None:
+def _measure(request, impl, record, eval_set, measure, warmup, tolerance, noisy_cv) -> None:
     gpu = request.backend.is_gpu
     memory = None
     if gpu:
@@ -134,10 +141,10 @@ def _measure(request, impl, record, eval_set, iterations, warmup, tolerance, noi
         parity["max_rel_diff"], parity["min_cosine"], parity["top1_agreement"], parity["top1_accuracy"],
     )
 
-    timing: dict = {"iterations": iterations, "methods": {"end_to_end": END_TO_END_METHOD}}
+    timing: dict = {"policy": asdict(measure), "methods": {"end_to_end": END_TO_END_METHOD}}
     step = lambda: loaded.infer(batch)  # noqa: E731
     report = warm_up(step, warmup)
-    timing["end_to_end"] = _timing_block(time_steps(step, iterations), report, request.batch_size, noisy_cv)
+    timing["end_to_end"] = _timing_block(time_steps(step, measure), report, request.batch_size, noisy_cv)
     log.info("end to end: mean %.3f ms after %d warm-up calls", timing["end_to_end"]["host_ms"]["mean"], report.iterations)
     if memory:
         memory.sample()
@@ -147,7 +154,7 @@ def _measure(request, impl, record, eval_set, iterations, warmup, tolerance, noi
         resident.bind(batch)
         resident.sync()
         report = warm_up(resident.step, warmup, sync=resident.sync)
-        run = time_steps(resident.step, iterations, sync=resident.sync, device_timer=resident.timer(iterations))
+        run = time_steps(resident.step, measure, sync=resident.sync, device_timer=resident.timer())
         # The device-resident path must compute what the end-to-end call computed.
         diff = relative_diff(resident.output(), first_output)
         if diff > tolerance.max_rel_diff:

@@ -17,19 +17,43 @@ log = logging.getLogger("infbench")
 
 
 @dataclass(frozen=True)
+class HeadSettings:
+    """Training the classifier layer on the features of a frozen backbone (cheap: fits a CPU)."""
+
+    max_images: int | None
+    epochs: int  # passes over the cached features
+    learning_rate: float
+    weight_decay: float
+    residual_scale: float  # ResNets with random weights: residual branches scaled down after calibration
+
+
+@dataclass(frozen=True)
+class AllSettings:
+    """Training every layer, starting from the head-trained model (for a GPU)."""
+
+    max_images: int | None
+    epochs: int  # passes over the training images
+    learning_rate: float
+
+
+@dataclass(frozen=True)
 class TrainSettings:
     architecture: str
     image_size: int
-    trainable: str  # "head" or "all"
-    epochs: int
+    trainable: str  # "auto" (all on a GPU, head on the CPU), "head" or "all"
     batch_size: int
-    learning_rate: float
-    max_images: int | None
     max_val_images: int | None
     device: str  # "auto", "cpu" or "cuda"
     seed: int
     threads: int  # CPU threads for torch (Snakemake's --cores 1 would otherwise leave it one)
+    head: HeadSettings
+    all: AllSettings
     weights: str | None = None
+
+    @classmethod
+    def from_params(cls, params: dict) -> "TrainSettings":
+        params = dict(params)
+        return cls(head=HeadSettings(**params.pop("head")), all=AllSettings(**params.pop("all")), **params)
 
 
 class Progress:
@@ -94,6 +118,27 @@ def _calibrate_batchnorm(model, paths, settings, device) -> int:
 
 
 @torch.no_grad()
+def scale_residual_branches(model, scale: float) -> int:
+    """Scale the last BatchNorm of every ResNet residual branch; return how many were scaled.
+
+    A deep ResNet with random weights is close to chaotic: its pooled features barely tell digits
+    apart (about 60% top-1 for a trained classifier on them). Shrinking each residual branch, as
+    SkipInit and Fixup initialise them, keeps the signal of the identity path, and the same
+    classifier reaches about 95%.
+    """
+    from torchvision.models.resnet import BasicBlock, Bottleneck
+
+    count = 0
+    for block in model.modules():
+        last = block.bn3 if isinstance(block, Bottleneck) else block.bn2 if isinstance(block, BasicBlock) else None
+        if last is not None:
+            last.weight.mul_(scale)
+            last.bias.mul_(scale)
+            count += 1
+    return count
+
+
+@torch.no_grad()
 def _head_inputs(model, head, paths, settings, device, what) -> torch.Tensor:
     """What the classifier layer receives for each image, computed once in eval mode."""
     captured = []
@@ -110,70 +155,98 @@ def _head_inputs(model, head, paths, settings, device, what) -> torch.Tensor:
     return torch.cat(captured)
 
 
-def _train_head(model, manifest, train, val_paths, settings, device, history) -> torch.Tensor:
-    """Train the classifier layer on a frozen backbone; return the held-out predictions."""
+@torch.enable_grad()  # whatever the caller's mode: the classifier is trained by gradient descent
+def _train_head(model, manifest, train, settings, device, history) -> None:
+    """Train the classifier layer on a frozen backbone's cached features.
+
+    The layer is trained on standardised features (each dimension to mean 0 and standard deviation 1,
+    which the optimiser needs) and the standardisation is then folded into its weights and bias, so
+    the model stays an unmodified torchvision classifier. Deviations are floored at half their median:
+    a nearly constant feature would otherwise get a huge weight, and the model's logits with it,
+    which magnifies every rounding error of fp16 and bf16 backends.
+    """
     head = classifier_layer(model)
-    for p in model.parameters():
-        p.requires_grad_(False)
-    for p in head.parameters():
-        p.requires_grad_(True)
     paths = [p for p, _ in train]
     if settings.weights is None:
         # Random BatchNorm statistics would make a frozen backbone's features meaningless.
         calibration = paths[: min(len(paths), 4 * settings.batch_size)]
         history["batchnorm_calibration_images"] = _calibrate_batchnorm(model, calibration, settings, device)
+        if settings.head.residual_scale != 1.0:
+            history["scaled_residual_branches"] = scale_residual_branches(model, settings.head.residual_scale)
     model.eval()
     features = _head_inputs(model, head, paths, settings, device, "backbone features, training images")
+    mean, std = features.mean(0), features.std(0)
+    std = std.clamp(min=max(0.5 * float(std.median()), 1e-6))
+    standardised = (features - mean) / std
     labels = torch.tensor(_labels(train, manifest["classes"]), device=device)
-    optimizer = torch.optim.AdamW(head.parameters(), lr=settings.learning_rate)
+    linear = torch.nn.Linear(features.shape[1], head.out_features).to(device)
+    optimizer = torch.optim.AdamW(linear.parameters(), lr=settings.head.learning_rate, weight_decay=settings.head.weight_decay)
     generator = torch.Generator(device="cpu").manual_seed(settings.seed)
-    for epoch in range(1, settings.epochs + 1):
+    for epoch in range(1, settings.head.epochs + 1):
         order = torch.randperm(len(features), generator=generator).to(device)
         total_loss, correct = 0.0, 0
         for idx in _batches(order, settings.batch_size):
-            logits = head(features[idx])
+            logits = linear(standardised[idx])
             loss = torch.nn.functional.cross_entropy(logits, labels[idx])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             total_loss += loss.item() * len(idx)
             correct += int((logits.argmax(1) == labels[idx]).sum())
-        _log_epoch(history, epoch, settings.epochs, total_loss / len(features), correct / len(features))
+        _log_epoch(history, epoch, settings.head.epochs, total_loss / len(features), correct / len(features), every=10)
+    with torch.no_grad():
+        head.weight.copy_(linear.weight / std)
+        head.bias.copy_(linear.bias - (linear.weight / std) @ mean)
+
+
+def _shifted(x: torch.Tensor, generator: torch.Generator, max_shift: int) -> torch.Tensor:
+    """The batch moved by up to max_shift pixels in each direction (zero padding): a digit stays a digit."""
+    if max_shift == 0:
+        return x
+    dy, dx = (int(v) for v in torch.randint(-max_shift, max_shift + 1, (2,), generator=generator))
+    padded = torch.nn.functional.pad(x, (max_shift, max_shift, max_shift, max_shift))
+    h, w = x.shape[-2:]
+    return padded[..., max_shift + dy : max_shift + dy + h, max_shift + dx : max_shift + dx + w]
+
+
+@torch.enable_grad()
+def _train_all(model, manifest, train, settings, device, history) -> None:
+    """Train every layer (SGD with momentum, cosine schedule, small random shifts), from the head-trained model."""
+    images = _to_model(load_images([p for p, _ in train], settings.image_size), device)
+    labels = torch.tensor(_labels(train, manifest["classes"]), device=device)
+    epochs = settings.all.epochs
+    steps = epochs * -(-len(images) // settings.batch_size)
+    optimizer = torch.optim.SGD(model.parameters(), lr=settings.all.learning_rate, momentum=0.9, weight_decay=5e-4, nesterov=True)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings.all.learning_rate, total_steps=steps, pct_start=0.15)
+    generator = torch.Generator(device="cpu").manual_seed(settings.seed)
+    max_shift = settings.image_size // 16
     for p in model.parameters():
         p.requires_grad_(True)
-    val_features = _head_inputs(model, head, val_paths, settings, device, "backbone features, held-out images")
-    with torch.no_grad():
-        return head(val_features).argmax(1)
-
-
-def _train_all(model, manifest, train, settings, device, history) -> None:
-    optimizer = torch.optim.SGD(model.parameters(), lr=settings.learning_rate, momentum=0.9, weight_decay=1e-4)
-    rng = random.Random(settings.seed)
-    for epoch in range(1, settings.epochs + 1):
+    for epoch in range(1, epochs + 1):
         model.train()
-        order = train[:]
-        rng.shuffle(order)
-        progress = Progress(f"epoch {epoch}/{settings.epochs}, images", len(order))
+        order = torch.randperm(len(images), generator=generator).to(device)
+        progress = Progress(f"epoch {epoch}/{epochs}, images", len(order))
         total_loss, correct, done = 0.0, 0, 0
-        for chunk in _batches(order, settings.batch_size):
-            x = _to_model(load_images([p for p, _ in chunk], settings.image_size), device)
-            y = torch.tensor(_labels(chunk, manifest["classes"]), device=device)
+        for idx in _batches(order, settings.batch_size):
+            x = _shifted(images[idx], generator, max_shift).contiguous(memory_format=torch.channels_last)
             logits = model(x)
-            loss = torch.nn.functional.cross_entropy(logits, y)
+            loss = torch.nn.functional.cross_entropy(logits, labels[idx])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total_loss += loss.item() * len(chunk)
-            correct += int((logits.argmax(1) == y).sum())
-            done += len(chunk)
+            schedule.step()
+            total_loss += loss.item() * len(idx)
+            correct += int((logits.argmax(1) == labels[idx]).sum())
+            done += len(idx)
             progress.update(done, f", loss {total_loss / done:.4f}")
-        _log_epoch(history, epoch, settings.epochs, total_loss / len(order), correct / len(order))
+        _log_epoch(history, epoch, epochs, total_loss / len(order), correct / len(order), stage="all")
     model.eval()
 
 
-def _log_epoch(history, epoch, epochs, loss, accuracy) -> None:
-    history["epochs"].append({"epoch": epoch, "loss": round(loss, 6), "train_top1": round(accuracy, 6)})
-    log.info("epoch %d/%d: loss %.4f, training top-1 %.3f", epoch, epochs, loss, accuracy)
+def _log_epoch(history, epoch, epochs, loss, accuracy, stage="head", every=1) -> None:
+    history.setdefault(f"{stage}_epochs", []).append({"epoch": epoch, "loss": round(loss, 6), "train_top1": round(accuracy, 6)})
+    if epoch % every == 0 or epoch == epochs:
+        log.info("%s epoch %d/%d: loss %.4f, training top-1 %.3f", stage, epoch, epochs, loss, accuracy)
 
 
 @torch.no_grad()
@@ -186,6 +259,18 @@ def _predict(model, paths, settings, device) -> torch.Tensor:
     return torch.cat(predictions)
 
 
+def resolve_trainable(requested: str, device: torch.device) -> str:
+    if requested == "auto":
+        return "all" if device.type == "cuda" else "head"
+    return requested
+
+
+def _accuracy(model, val_set, classes, settings, device) -> float:
+    predictions = _predict(model, [p for p, _ in val_set], settings, device)
+    labels = torch.tensor(_labels(val_set, classes), device=predictions.device)
+    return float((predictions == labels).float().mean())
+
+
 def train(manifest: dict, settings: TrainSettings) -> tuple[torch.nn.Module, dict]:
     """Train the configured classifier on the manifest's images; return the CPU model and its training summary."""
     torch.set_num_threads(settings.threads)
@@ -193,37 +278,48 @@ def train(manifest: dict, settings: TrainSettings) -> tuple[torch.nn.Module, dic
     np.random.seed(settings.seed)
     torch.manual_seed(settings.seed)
     device = resolve_device(settings.device)
+    trainable = resolve_trainable(settings.trainable, device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # training speed only; the timing cells set their own flags
     classes = manifest["classes"]
-    train_set = manifest["train"][: settings.max_images] if settings.max_images else manifest["train"]
     val_set = manifest["val"][: settings.max_val_images] if settings.max_val_images else manifest["val"]
     model = build_model(settings.architecture, len(classes))
-    history: dict = {"epochs": []}
+    history: dict = {}
     if settings.weights:
         history["not_from_weights_file"] = load_starting_weights(model, settings.weights)
         log.info("started from %s (%d tensors left initialised)", settings.weights, len(history["not_from_weights_file"]))
     model.to(device, memory_format=torch.channels_last)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    head_set = manifest["train"][: settings.head.max_images] if settings.head.max_images else manifest["train"]
     log.info(
-        "training %s (%s) on %s: %d training images, %d classes, %d epochs",
-        settings.architecture, settings.trainable, device, len(train_set), len(classes), settings.epochs,
+        "training %s (%s) on %s: %d training images for the classifier layer, %d classes",
+        settings.architecture, trainable, device, len(head_set), len(classes),
     )
     start = time.perf_counter()
-    val_paths = [p for p, _ in val_set]
-    if settings.trainable == "head":
-        predictions = _train_head(model, manifest, train_set, val_paths, settings, device, history)
-    else:
-        _train_all(model, manifest, train_set, settings, device, history)
-        predictions = _predict(model, val_paths, settings, device)
+    _train_head(model, manifest, head_set, settings, device, history)
+    stages = {"head": {"train_images": len(head_set), "seconds": round(time.perf_counter() - start, 3)}}
+    if trainable == "all":
+        stages["head"]["val_top1"] = round(_accuracy(model, val_set, classes, settings, device), 6)
+        log.info("classifier layer alone: held-out top-1 %.4f; now training every layer", stages["head"]["val_top1"])
+        all_set = manifest["train"][: settings.all.max_images] if settings.all.max_images else manifest["train"]
+        started = time.perf_counter()
+        _train_all(model, manifest, all_set, settings, device, history)
+        stages["all"] = {"train_images": len(all_set), "seconds": round(time.perf_counter() - started, 3)}
     train_seconds = time.perf_counter() - start
-    val_labels = torch.tensor(_labels(val_set, classes), device=predictions.device)
-    accuracy = float((predictions == val_labels).float().mean())
+    accuracy = _accuracy(model, val_set, classes, settings, device)
     log.info("held-out top-1 accuracy %.4f on %d images (training took %.1f s)", accuracy, len(val_set), train_seconds)
     summary = {
         "device": str(device),
+        "trainable": trainable,
         "threads": torch.get_num_threads(),
-        "train_images": len(train_set),
+        "train_images": max(stage["train_images"] for stage in stages.values()),
         "val_images": len(val_set),
         "val_top1": round(accuracy, 6),
         "train_seconds": round(train_seconds, 3),
+        "stages": stages,
         "history": history,
     }
+    for p in model.parameters():
+        p.requires_grad_(True)
     return model.to("cpu", memory_format=torch.contiguous_format).eval(), summary

@@ -1,12 +1,15 @@
 # Paths, settings and helpers shared by the rules. Nothing here imports torch or onnxruntime:
 # library versions come from package metadata, the GPU from the driver's /proc entries.
 
+from snakemake.logging import logger
+
 from infbench.backends import tensorrt as tensorrt_backend
 from infbench.backends import torch2trt as torch2trt_backend
-from infbench.catalog import BACKENDS
+from infbench.catalog import BACKENDS, LIBRARIES
+from infbench.dependencies import package_files
 from infbench.envinfo import usable_cpus
 from infbench.hardware import nvidia_gpu_names
-from infbench.versions import installed_version, installed_versions
+from infbench.versions import distribution_warnings, installed_version, installed_versions
 
 MANIFEST = "results/data/manifest.json"
 IMAGES = "results/data/images"
@@ -34,7 +37,12 @@ TORCH2TRT_MISSING = torch2trt_backend.missing()
 WHOLE_MACHINE = 100
 
 TIMING_SETTINGS = {
-    "iterations": BENCH["iterations"],
+    "measure": {
+        "iterations": BENCH["iterations"],
+        "min_time_s": BENCH["min_time_s"],
+        "max_time_s": BENCH["max_time_s"],
+        "min_iterations": BENCH["min_iterations"],
+    },
     "warmup": BENCH["warmup"],
     "threads": THREADS,
     "noisy_cv": BENCH["noisy_cv"],
@@ -42,6 +50,18 @@ TIMING_SETTINGS = {
     "workspace_mb": BENCH["workspace_mb"],
     "tolerances": config["parity"]["tolerances"],
 }
+
+
+for _warning in distribution_warnings(LIBRARIES):
+    logger.warning(f"warning: {_warning}")
+
+PACKAGE_ROOT = Path(workflow.basedir) / "src"
+SCRIPTS = Path(workflow.basedir) / "scripts"
+
+
+def code(script, *modules):
+    """The package's files that a script imports (and `modules`, loaded by name): inputs, so that editing one reruns the rule."""
+    return list(package_files(PACKAGE_ROOT, SCRIPTS / script, modules))
 
 
 def versions(*libraries):
@@ -63,7 +83,7 @@ def timing_inputs(backend_name):
     backend = BACKENDS[backend_name]
 
     def inputs(wildcards):
-        files = {"eval_set": EVAL_SET, "card": CARD}
+        files = {"eval_set": EVAL_SET, "card": CARD, "code": code("time_backend.py", backend.implementation)}
         cell = {"precision": wildcards.precision, "batch": wildcards.batch}
         if backend.artifact == "pth":
             files["pth"] = WEIGHTS

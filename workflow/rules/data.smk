@@ -1,4 +1,6 @@
 rule prepare_data:
+    input:
+        code=code("prepare_data.py"),
     output:
         manifest=MANIFEST,
         images=directory(IMAGES),

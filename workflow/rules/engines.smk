@@ -6,6 +6,7 @@ rule build_tensorrt_engine:
     input:
         onnx=engine_onnx,
         card=CARD,
+        code=code("build_tensorrt_engine.py"),
     output:
         engine=ENGINE,
         info=ENGINE_INFO,
@@ -31,6 +32,7 @@ rule build_torch2trt:
         pth=WEIGHTS,
         card=CARD,
         eval_set=EVAL_SET,
+        code=code("build_torch2trt.py"),
     output:
         module=TORCH2TRT,
         info=TORCH2TRT_INFO,

@@ -1,6 +1,7 @@
 rule train:
     input:
         manifest=MANIFEST,
+        code=code("train.py"),
     output:
         weights=WEIGHTS,
         card=CARD,
@@ -31,6 +32,7 @@ rule reference_outputs:
         manifest=MANIFEST,
         weights=WEIGHTS,
         card=CARD,
+        code=code("reference_outputs.py"),
     output:
         EVAL_SET,
     log:
@@ -50,6 +52,7 @@ rule export_onnx:
     input:
         weights=WEIGHTS,
         card=CARD,
+        code=code("export_onnx.py"),
     output:
         onnx=ONNX,
         info="results/model/onnx_model.json",
@@ -89,6 +92,7 @@ rule check_onnx:
     input:
         onnx=ONNX,
         eval_set=EVAL_SET,
+        code=code("check_onnx.py"),
     output:
         ONNX_CHECK,
     log:

@@ -4,6 +4,7 @@ rule aggregate:
         card=CARD,
         onnx_check=ONNX_CHECK,
         onnx_info="results/model/onnx_model.json",
+        code=code("aggregate.py"),
     output:
         table=report("results/table.md", caption="../report/table.rst", category="Tables"),
         csv=report("results/summary.csv", caption="../report/summary.rst", category="Tables"),

@@ -43,7 +43,7 @@ class Resident:
     step: Callable[[], object]  # run inference on the bound buffers (may return before the GPU is done)
     sync: Callable[[], None]  # wait until the device has finished
     output: Callable[[], np.ndarray]  # the last step's output, copied to the host
-    timer: Callable[[int], DeviceTimer]  # CUDA events for n iterations, on the stream `step` uses
+    timer: Callable[[], DeviceTimer]  # CUDA events, on the stream `step` uses
 
 
 @dataclass

@@ -45,14 +45,22 @@ def set_torch_tf32(allow: bool) -> dict:
 
 
 class EventTimer:
-    """A pair of CUDA events per iteration, recorded on one stream and read after the loop."""
+    """A pair of CUDA events per iteration, recorded on one stream and read after the loop.
 
-    def __init__(self, n: int, stream=None):
+    Events are created in `prepare`, outside the timed region, as the loop needs them.
+    """
+
+    def __init__(self, stream=None):
+        self._stream = stream
+        self._start: list = []
+        self._stop: list = []
+
+    def prepare(self, i: int) -> None:
         import torch
 
-        self._stream = stream
-        self._start = [torch.cuda.Event(enable_timing=True) for _ in range(n)]
-        self._stop = [torch.cuda.Event(enable_timing=True) for _ in range(n)]
+        while len(self._start) <= i:
+            self._start.append(torch.cuda.Event(enable_timing=True))
+            self._stop.append(torch.cuda.Event(enable_timing=True))
 
     def start(self, i: int) -> None:
         self._start[i].record(self._stream)
@@ -61,6 +69,8 @@ class EventTimer:
         self._stop[i].record(self._stream)
 
     def elapsed_ms(self) -> list[float]:
+        if not self._stop:
+            return []
         self._stop[-1].synchronize()
         return [a.elapsed_time(b) for a, b in zip(self._start, self._stop)]
 
@@ -89,7 +99,7 @@ def torch_module_calls(module):
         step=step,
         sync=torch.cuda.synchronize,
         output=lambda: bound["y"].cpu().numpy(),
-        timer=lambda n: EventTimer(n, torch.cuda.current_stream()),
+        timer=lambda: EventTimer(torch.cuda.current_stream()),
     )
     return infer, resident
 

@@ -207,6 +207,6 @@ def load(request: CellRequest) -> Loaded:
         step=lambda: session.run_with_iobinding(binding),
         sync=stream.synchronize,
         output=output,
-        timer=lambda n: EventTimer(n, stream),
+        timer=lambda: EventTimer(stream),
     )
     return Loaded(infer, input_dtype, resident, details)

@@ -173,5 +173,5 @@ def load(request: CellRequest) -> Loaded:
         "tensorrt": trt.__version__,
         "io": {n: {"dtype": dtypes[n].name, "mode": "input" if n in inputs else "output"} for n in names},
     }
-    resident = Resident(bind=bind, step=step, sync=stream.synchronize, output=output, timer=lambda n: cuda.EventTimer(n, stream))
+    resident = Resident(bind=bind, step=step, sync=stream.synchronize, output=output, timer=lambda: cuda.EventTimer(stream))
     return Loaded(infer, dtypes[inputs[0]], resident, details)

@@ -1,0 +1,62 @@
+"""Which files of this package a workflow script runs, so that editing one reruns exactly its steps.
+
+Snakemake reruns a job when one of its input files is newer than its outputs, but it does not know
+which modules a script imports. The rules therefore list, as inputs, the package's files that each
+script imports, directly or through other modules of the package, found by reading the sources
+(`ast`, nothing is imported). Modules a script loads by name at run time (a backend's
+implementation) are named by the rule.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+from pathlib import Path
+
+PACKAGE = "infbench"
+
+
+def _module_file(package_root: Path, module: str) -> Path | None:
+    """The file of `module` (dotted, starting with the package's name) under `package_root`, if any."""
+    parts = module.split(".")
+    base = package_root.joinpath(*parts)
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py"
+    if base.with_suffix(".py").is_file():
+        return base.with_suffix(".py")
+    return None
+
+
+def _with_parents(module: str) -> list[str]:
+    """Importing a.b.c runs a/__init__.py and a/b/__init__.py first."""
+    parts = module.split(".")
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+@functools.cache
+def _direct_imports(path: Path) -> frozenset[str]:
+    """The package's modules that a source file imports (anywhere in it, lazy imports included)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.split(".")[0] == PACKAGE)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module.split(".")[0] == PACKAGE:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)  # a submodule, or a name (dropped below)
+    return frozenset(found)
+
+
+@functools.cache
+def package_files(package_root: Path, script: Path, extra_modules: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Sorted paths of the package files `script` imports, transitively, plus `extra_modules` and theirs."""
+    seen: set[Path] = set()
+    pending = [m for module in (*_direct_imports(script), *extra_modules) for m in _with_parents(module)]
+    while pending:
+        module = pending.pop()
+        path = _module_file(package_root, module)
+        if path is None or path in seen:
+            continue
+        seen.add(path)
+        pending.extend(m for imported in _direct_imports(path) for m in _with_parents(imported))
+    return tuple(sorted(str(p) for p in seen))

@@ -1,0 +1,97 @@
+"""The parity gate against the mistakes people make when they wire up a backend.
+
+A real model is trained (the workflow's own training, at 32x32 to stay quick), and the outputs of
+real PyTorch runs in fp32 and fp16 (fp16 arithmetic on the CPU) are judged with the shipped default
+tolerances against the fp32 reference, on 256 held-out images as the workflow does.
+"""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from conftest import REPO
+from infbench.data import MEAN, STD, load_images, write_digits
+from infbench.parity import Tolerance, compare
+from infbench.training import AllSettings, HeadSettings, TrainSettings, train
+
+SIZE = 32
+IMAGES = 256
+
+
+def _default_tolerance(precision: str) -> Tolerance:
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    fields = schema["properties"]["parity"]["properties"]["tolerances"]["properties"][precision]["properties"]
+    return Tolerance(**{name: spec["default"] for name, spec in fields.items()})
+
+
+def _run(model: torch.nn.Module, images: np.ndarray, precision: str) -> np.ndarray:
+    model = copy.deepcopy(model)
+    x = torch.from_numpy(images)
+    if precision == "fp16":
+        model, x = model.half(), x.half()
+    with torch.inference_mode():
+        return np.concatenate([model(x[i : i + 64]).float().numpy() for i in range(0, len(x), 64)])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    torch.set_num_threads(2)
+    manifest = write_digits(tmp_path_factory.mktemp("digits"), SIZE, 0.2, 0)
+
+    def settings(seed):
+        return TrainSettings("resnet18", SIZE, "head", 32, None, "cpu", seed, 2,
+                             HeadSettings(400, 100, 0.01, 0.1, 0.3), AllSettings(None, 1, 0.01))
+
+    model, summary = train(manifest, settings(0))
+    other, _ = train(manifest, settings(1))  # another checkpoint of the same architecture and data
+    val = manifest["val"][:IMAGES]
+    images = load_images([p for p, _ in val], SIZE)
+    labels = np.array([manifest["classes"].index(c) for _, c in val])
+    reference = _run(model, images, "fp32")
+    assert len(val) == IMAGES and summary["val_top1"] > 0.9  # a model that classifies, or the test proves nothing
+    return {"model": model, "other": other, "images": images, "labels": labels, "reference": reference}
+
+
+def _perturbed(model: torch.nn.Module, relative: float) -> torch.nn.Module:
+    """The model with noise of `relative` times the weights' deviation added to one convolution."""
+    model = copy.deepcopy(model)
+    with torch.no_grad():
+        weight = model.layer3[0].conv1.weight
+        weight.add_(torch.randn(weight.shape, generator=torch.Generator().manual_seed(0)) * weight.std() * relative)
+    return model
+
+
+FAULTS = {
+    "channels in BGR order": lambda t: (t["model"], t["images"][:, ::-1].copy()),
+    "no normalisation (RGB in [0, 1])": lambda t: (t["model"], (t["images"] * STD + MEAN).astype(np.float32)),
+    "weights of another checkpoint": lambda t: (t["other"], t["images"]),
+    "one layer perturbed by 5%": lambda t: (_perturbed(t["model"], 0.05), t["images"]),
+}
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_each_common_mistake_is_a_mismatch(trained, fault, precision):
+    model, images = FAULTS[fault](trained)
+    result = compare(_run(model, images, precision), trained["reference"], trained["labels"], _default_tolerance(precision))
+    assert not result["passed"], result
+    assert result["failures"]
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_the_correct_model_passes(trained, precision):
+    result = compare(_run(trained["model"], trained["images"], precision), trained["reference"], trained["labels"],
+                     _default_tolerance(precision))
+    assert result["passed"], result["failures"]
+    assert result["images"] == IMAGES and result["decisive_images"] > 0.9 * IMAGES
+
+
+def test_top1_alone_would_let_another_checkpoint_through(trained):
+    """Why logits are compared and not only answers: another checkpoint mostly gives the same classes."""
+    result = compare(_run(trained["other"], trained["images"], "fp32"), trained["reference"], trained["labels"],
+                     _default_tolerance("fp32"))
+    assert result["top1_agreement"] > 0.85 and result["accuracy_ratio"] > 0.95
+    assert not result["passed"] and result["failures"][0].startswith("max relative diff")

@@ -1,0 +1,79 @@
+"""Every snakemake command the README shows works as written (as a dry run where a real run is long)."""
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+README = (REPO / "README.md").read_text()
+# The places a command appears: an indented or fenced code line (after an optional "$ " prompt, and
+# as any part of an "a && b" line), or inline code in the text.
+_CODE_LINE = re.compile(r"^(?: {4,}|\t)(?:\$ )?(.+)$", re.MULTILINE)
+_INLINE = re.compile(r"`([^`\n]+)`")
+_SNAKEMAKE = re.compile(r"^(?:\.venv/bin/)?snakemake(?: |$)")
+_LONG_RUN_FLAGS = {"-n", "--dry-run", "--lint", "--report", "--version", "-h", "--help"}
+
+
+def _fenced_lines(text: str) -> list[str]:
+    lines = []
+    for block in re.findall(r"^```[^\n]*\n(.*?)^```", text, re.MULTILINE | re.DOTALL):
+        lines += [line.removeprefix("$ ") for line in block.splitlines()]
+    return lines
+
+
+def readme_commands() -> list[tuple[str, str | None]]:
+    """(command, the line shown right after it when that is an error message) for each snakemake command."""
+    found: dict[str, str | None] = {}
+    lines = README.splitlines()
+    for i, line in enumerate(lines):
+        match = _CODE_LINE.match(line)
+        if not match:
+            continue
+        following = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        expected = following if following.startswith(("config error:", "error:")) else None
+        for part in match.group(1).split("&&"):
+            if _SNAKEMAKE.match(part.strip()):
+                found.setdefault(part.strip(), expected)
+    for text in _fenced_lines(README) + _INLINE.findall(README):
+        for part in text.split("&&"):
+            if _SNAKEMAKE.match(part.strip()):
+                found.setdefault(part.strip(), None)
+    return sorted(found.items())
+
+
+def test_the_readme_shows_the_commands_a_user_needs():
+    commands = [c for c, _ in readme_commands()]
+    assert any("--config benchmark=" in c for c in commands)
+    assert any(c.endswith("results/table.md") for c in commands)
+
+
+@pytest.fixture(scope="module")
+def readme_workdir(tmp_path_factory, finished_workflow):
+    """A finished workflow, with the repository's docs and profiles where the README's paths expect them."""
+    import shutil
+
+    workdir = tmp_path_factory.mktemp("readme")
+    shutil.copytree(finished_workflow, workdir, symlinks=True, dirs_exist_ok=True)
+    for name in ("docs", "profiles"):
+        (workdir / name).symlink_to(REPO / name)
+    return workdir
+
+
+@pytest.mark.parametrize("command, expected_error", readme_commands())
+def test_readme_command_works_as_written(readme_workdir, command, expected_error):
+    argv = shlex.split(command)
+    args = argv[1:]
+    if not _LONG_RUN_FLAGS & set(args):
+        args.append("-n")  # a real run is what the quick start and CI do; here the plan must build
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), *args]
+    result = subprocess.run(cmd, cwd=readme_workdir, capture_output=True, text=True, timeout=300)
+    output = result.stdout + result.stderr
+    if expected_error:
+        assert result.returncode != 0 and expected_error in output, output[-2000:]
+    else:
+        assert result.returncode == 0, output[-3000:]
