@@ -22,7 +22,7 @@ from infbench.artifacts import read_json  # noqa: E402
 from infbench.backends import implementation  # noqa: E402
 from infbench.backends.base import CellRequest  # noqa: E402
 from infbench.catalog import BACKENDS  # noqa: E402
-from infbench.envinfo import machine, usable_cpus  # noqa: E402
+from infbench.envinfo import host, usable_cpus  # noqa: E402
 from infbench.harness import WarmupPolicy, bare_loop_mean_ms, summarize, time_steps, warm_up  # noqa: E402
 from infbench.reference import load_eval_set  # noqa: E402
 
@@ -74,7 +74,7 @@ def main() -> int:
         "empty_step_harness_us": empty_harness_us,
         "harness_cost_per_call_us": empty_harness_us - empty_bare_us,
         "harness_cost_percent_of_mean": (empty_harness_us - empty_bare_us) / 1000 / statistics.mean(bare) * 100,
-        "machine": machine(),
+        "machine": host(),
     }
     print(f"{result['model']} on {args.backend}, {args.threads} threads, {args.rounds} rounds x {args.iterations} calls")
     print("| round | bare loop mean (ms) | harness mean (ms) | harness / bare |")

@@ -30,7 +30,7 @@ from infbench.artifacts import read_json  # noqa: E402
 from infbench.backends import onnxruntime as ort_backend  # noqa: E402
 from infbench.backends.base import CellRequest  # noqa: E402
 from infbench.catalog import BACKENDS  # noqa: E402
-from infbench.envinfo import machine, usable_cpus  # noqa: E402
+from infbench.envinfo import host, usable_cpus  # noqa: E402
 from infbench.harness import WarmupPolicy, bare_loop_mean_ms, summarize, time_steps, warm_up  # noqa: E402
 from infbench.reference import load_eval_set  # noqa: E402
 
@@ -120,7 +120,7 @@ def main() -> int:
         print(f"| {name} | {mean:.3f} | {p50} | {(mean / base - 1) * 100:+.2f}% |")
     print(f"Polygraphy CLI: polygraphy {cli_command}")
     if args.json:
-        args.json.write_text(json.dumps({"results": results, "threads": args.threads, "machine": machine(),
+        args.json.write_text(json.dumps({"results": results, "threads": args.threads, "machine": host(),
                                           "iterations": args.iterations, "rounds": args.rounds, "warmup": args.warmup}, indent=2) + "\n")
     return 0
 

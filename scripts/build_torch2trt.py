@@ -1,10 +1,10 @@
-"""Convert model_weights.pth with torch2trt for one precision and batch size; save the module."""
+"""Convert model_weights.pth with torch2trt for one precision and batch size into its folder."""
 
 import numpy as np
 
 from infbench.artifacts import read_json, write_json
-from infbench.backends.base import CellRequest
-from infbench.backends.torch2trt import build_module
+from infbench.backends.base import BUILD_RECORD, CellRequest
+from infbench.backends.torch2trt import build_module, missing
 from infbench.catalog import BACKENDS
 from infbench.reference import load_eval_set
 from infbench.scripting import step
@@ -12,6 +12,11 @@ from infbench.scripting import step
 
 def main(smk) -> None:
     with step(smk) as log:
+        folder = smk.output.folder
+        if reason := missing():  # this machine has no torch2trt, TensorRT or GPU: the cell says so
+            log.info("not built: %s", reason)
+            write_json(f"{folder}/{BUILD_RECORD}", {"status": "skipped", "reason": reason})
+            return
         card = read_json(smk.input.card)
         batch = int(smk.wildcards.batch)
         request = CellRequest(
@@ -28,8 +33,7 @@ def main(smk) -> None:
         )
         images = load_eval_set(smk.input.eval_set)["images"]
         example = images[np.arange(batch) % len(images)]  # real images, as the timing rules use
-        info = build_module(request, example, smk.output.module, log)
-        write_json(smk.output.info, info)
+        write_json(f"{folder}/{BUILD_RECORD}", build_module(request, example, folder, log))
 
 
 main(snakemake)  # noqa: F821 (injected by Snakemake's script directive)

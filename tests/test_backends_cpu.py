@@ -8,6 +8,7 @@ from conftest import make_artifacts
 from infbench.backends.base import CellRequest
 from infbench.catalog import BACKENDS
 from infbench.errors import ArtifactError
+from infbench.hardware import no_cpu_bf16_reason
 from infbench.export import check_with_onnxruntime, export_onnx
 from infbench.harness import WarmupPolicy
 from infbench.models import load_trained
@@ -27,10 +28,11 @@ def artifacts(tmp_path_factory):
     return root
 
 
-def _request(backend, artifacts, precision="fp32", batch=2, **paths):
+def _request(backend, artifacts, precision="fp32", batch=2, variant="", **paths):
     files = {"pth": str(artifacts / "model_weights.pth"), "onnx": str(artifacts / "onnx_model.onnx")}
     files.update(paths)
-    return CellRequest(BACKENDS[backend], precision, batch, files, "resnet18", CLASSES, SIZE, threads=2)
+    return CellRequest(BACKENDS[backend], precision, batch, files, "resnet18", CLASSES, SIZE, threads=2, variant=variant,
+                       cache_dir=str(artifacts / "cache"))
 
 
 def test_eval_set_holds_real_images_labels_and_reference(artifacts):
@@ -40,10 +42,15 @@ def test_eval_set_holds_real_images_labels_and_reference(artifacts):
     assert eval_set["reference"].shape == (6, CLASSES) and eval_set["labels"].shape == (6,)
 
 
-@pytest.mark.parametrize("backend", ["pytorch_cpu", "onnxruntime_cpu"])
-def test_cpu_cell_is_measured_after_parity(backend, artifacts):
-    record = run_cell(_request(backend, artifacts, batch=4), load_eval_set(artifacts / "eval_set.npz"), 3, WARMUP, FP32, 0.1)
+@pytest.mark.parametrize(
+    "backend, variant",
+    [("pytorch_cpu", "eager"), ("pytorch_cpu", "channels_last"), ("onnxruntime_cpu", "default"), ("openvino", "latency")],
+)
+def test_cpu_cell_is_measured_after_parity(backend, variant, artifacts):
+    record = run_cell(_request(backend, artifacts, batch=4, variant=variant), load_eval_set(artifacts / "eval_set.npz"), 3,
+                      WARMUP, FP32, 0.1)
     assert record["status"] == "ok", record.get("reason")
+    assert (record["machine"], record["backend"], record["variant"]) == ("local", backend, variant)
     block = record["timing"]["end_to_end"]
     assert block["host_ms"]["n"] == 3 and len(block["samples_ms"]) == 3 and block["host_ms"]["mean"] > 0
     assert "device_resident" not in record["timing"]
@@ -51,8 +58,64 @@ def test_cpu_cell_is_measured_after_parity(backend, artifacts):
     assert record["parity"]["passed"] and record["parity"]["max_rel_diff"] < 1e-4 and record["parity"]["images"] == 6
     assert record["cold_start"]["load_s"] > 0 and record["cold_start"]["first_inference_ms"] > 0
     assert record["memory"]["host_peak_rss_mb"] >= record["memory"]["host_rss_before_load_mb"] > 0
-    assert record["settings"]["threads"] == 2 and record["settings"]["intra_op_threads"] == 2
-    assert record["machine"]["python"] and record["versions"]
+    assert record["settings"]["threads"] == 2
+    assert record["host"]["python"] and record["versions"]
+
+
+def test_torch_compile_compiles_before_timing_and_keeps_its_cache(artifacts):
+    record = run_cell(_request("pytorch_cpu", artifacts, batch=2, variant="compile"), load_eval_set(artifacts / "eval_set.npz"),
+                      3, WARMUP, FP32, 0.1)
+    assert record["status"] == "ok", record.get("reason")
+    assert record["settings"]["torch.compile"] == {"mode": "default", "backend": "inductor", "dynamic": False}
+    assert record["settings"]["memory_format"] == "channels_last"
+    # Compiling took far longer than a compiled call: it happened in prepare, before the first timed call.
+    assert record["cold_start"]["build_s"] == record["cold_start"]["prepare_s"] > 0
+    assert record["cold_start"]["prepare_s"] * 1000 > 10 * record["timing"]["end_to_end"]["host_ms"]["p50"]
+    assert any((artifacts / "cache" / "inductor").rglob("*"))
+
+
+def test_a_variant_that_fails_at_run_time_is_that_cells_error(artifacts, monkeypatch):
+    import torch._inductor.config as inductor_config
+
+    # A machine without a working C++ compiler: inductor cannot build its CPU kernels.
+    monkeypatch.setattr(inductor_config.cpp, "cxx", ("/nonexistent/g++",))
+    torch._dynamo.reset()
+    record = run_cell(_request("pytorch_cpu", artifacts, batch=3, variant="compile"), load_eval_set(artifacts / "eval_set.npz"),
+                      2, WARMUP, FP32, 0.1)
+    torch._dynamo.reset()
+    assert record["status"] == "error" and "timing" not in record
+    assert record["reason"].startswith("InductorError: InvalidCxxCompiler: No working C++ compiler found"), record["reason"]
+
+
+def test_openvino_pins_the_precision_it_claims_and_records_what_the_plugin_reports(artifacts):
+    record = run_cell(_request("openvino", artifacts, batch=1, variant="latency"), load_eval_set(artifacts / "eval_set.npz"),
+                      2, WARMUP, FP32, 0.1)
+    assert record["settings"]["config"]["INFERENCE_PRECISION_HINT"] == "f32"
+    assert record["settings"]["inference_precision"] == "f32"
+    assert record["settings"]["config"]["PERFORMANCE_HINT"] == "LATENCY" and record["settings"]["config"]["INFERENCE_NUM_THREADS"] == 2
+
+
+def test_openvino_throughput_hint_keeps_several_requests_in_flight(artifacts):
+    record = run_cell(_request("openvino", artifacts, batch=2, variant="throughput"), load_eval_set(artifacts / "eval_set.npz"),
+                      3, WARMUP, FP32, 0.1)
+    assert record["status"] == "ok", record.get("reason")
+    requests = record["settings"]["optimal_number_of_infer_requests"]
+    block = record["timing"]["end_to_end"]
+    assert requests >= 1 and block["images_per_step"] == 2 * requests
+    assert block["throughput_ips"] == pytest.approx(2 * requests * 1000 / block["host_ms"]["mean"])
+
+
+@pytest.mark.parametrize("backend, variant", [("pytorch_cpu", "eager"), ("openvino", "latency")])
+def test_bf16_runs_where_the_cpu_has_bf16_and_is_skipped_with_the_reason_elsewhere(backend, variant, artifacts):
+    bf16 = Tolerance(0.1, 0.99, 1.0, 0.99)
+    record = run_cell(_request(backend, artifacts, "bf16", batch=2, variant=variant), load_eval_set(artifacts / "eval_set.npz"),
+                      2, WARMUP, bf16, 0.1)
+    if no_cpu_bf16_reason() is None:
+        assert record["status"] == "ok", record.get("reason")
+        assert record["settings"].get("bf16_method") or record["settings"].get("inference_precision") == "bf16"
+        assert 0 < record["parity"]["max_rel_diff"] < 0.1  # bf16 arithmetic really ran: not bit-identical to fp32
+    else:
+        assert record["status"] == "skipped" and "bf16" in record["reason"]
 
 
 def test_onnxruntime_cpu_reports_where_its_nodes_ran(artifacts):
@@ -78,6 +141,9 @@ def test_outputs_that_differ_from_the_reference_are_a_mismatch_without_a_time(ar
         ("pytorch_cpu", "fp16", "fp16 not supported on CPU by this backend"),
         ("onnxruntime_cpu", "fp16", "fp16 not supported on CPU by this backend"),
         ("pytorch_cuda", "fp32", "no CUDA device"),
+        ("onnxruntime_cpu", "bf16", "bf16 not supported by this backend"),
+        ("tensorrt", "bf16", "bf16 engines are not built by this workflow"),
+        ("torch2trt", "bf16", "bf16 not supported by torch2trt"),
         ("onnxruntime_cuda", "fp32", "CUDAExecutionProvider is not in this ONNX Runtime build"),
         ("onnxruntime_tensorrt", "fp32", "TensorrtExecutionProvider is not in this ONNX Runtime build"),
         ("tensorrt", "fp32", "tensorrt is not installed"),

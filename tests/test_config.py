@@ -13,7 +13,9 @@ SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 def test_shipped_config_is_valid_and_is_the_study_configuration():
     config = validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()), SCHEMA, REPO)
     assert config["model"] == {"architecture": "resnet50", "image_size": 224, "weights": None}
-    assert config["benchmark"]["batch_sizes"] == [1] and config["benchmark"]["precisions"] == ["fp32"]
+    assert config["benchmark"]["batch_sizes"] == {"cpu": [1], "cuda": [1]} and config["benchmark"]["precisions"] == ["fp32"]
+    assert config["benchmark"]["variants"]["pytorch_cuda"] == ["eager", "channels_last", "compile", "compile_cudagraphs"]
+    assert config["machines"] == {}
 
 
 def test_empty_config_gets_every_default():
@@ -23,7 +25,7 @@ def test_empty_config_gets_every_default():
     assert config["parity"]["images"] == 256
     assert set(config["parity"]["tolerances"]["fp16"]) == {"max_rel_diff", "min_cosine", "min_top1_agreement", "min_accuracy_ratio"}
     assert config["train"]["trainable"] == "auto" and config["train"]["head"]["residual_scale"] == 0.3
-    assert len(config["benchmark"]["backends"]) == 7
+    assert len(config["benchmark"]["backends"]) == 8 and "openvino" in config["benchmark"]["backends"]
 
 
 def test_one_tolerance_can_be_overridden_alone():
@@ -42,7 +44,17 @@ def test_one_tolerance_can_be_overridden_alone():
         ({"benchmark": {"iterations": -3}}, "benchmark.iterations: -3 is less than the minimum of 1"),
         ({"benchmark": {"batch_sizes": [1, 0]}}, "benchmark.batch_sizes[1]: 0 is less than the minimum of 1"),
         ({"train": {"batch_size": 0}}, "train.batch_size: 0 is less than the minimum of 1"),
-        ({"benchmark": {"precisions": ["int8"]}}, "benchmark.precisions[0]: 'int8' is not one of ['fp32', 'fp16']"),
+        ({"benchmark": {"precisions": ["int8"]}}, "benchmark.precisions[0]: 'int8' is not one of ['fp32', 'fp16', 'bf16']"),
+        ({"benchmark": {"variants": {"openvino": ["cumulative_throughput"]}}},
+         "benchmark.variants.openvino[0]: 'cumulative_throughput' is not a variant of openvino (allowed: latency, throughput)"),
+        ({"benchmark": {"variants": {"tflite": ["default"]}}}, "benchmark.variants: 'tflite' is not one of ['pytorch_cpu'"),
+        ({"benchmark": {"batch_sizes": {"cpu": [1]}}}, "benchmark.batch_sizes: 'cuda' is a required property"),
+        ({"benchmark": {"min_iterations": 200}}, "benchmark.min_iterations: 200 is above benchmark.iterations (100)"),
+        ({"machines": {"gpu node": {"partition": "gpu", "cpus": 8}}}, "machines: 'gpu node' does not match"),
+        ({"machines": {"gpu": {"partition": "gpu"}}}, "machines.gpu: 'cpus' is a required property"),
+        ({"machines": {"gpu": {"partition": "gpu", "cpus": 8, "gpu_model": "h200"}}},
+         "machines.gpu.gpu_model: 'h200' is set but gpus is 0"),
+        ({"compare": {"runs": ["no/such/run"]}}, "compare.runs[0]: 'no/such/run' does not exist (give a result folder or its summary.json)"),
         ({"model": {"image_size": 16}}, "model.image_size: resnet50 cannot take 16x16 images (allowed: 32 to 1024 pixels)"),
         ({"model": {"image_size": 4096}}, "model.image_size: resnet50 cannot take 4096x4096 images"),
         ({"data": {"path": "no/such/dir"}}, "data.path: 'no/such/dir' does not exist"),
@@ -75,7 +87,7 @@ def test_command_line_strings_become_what_the_schema_asks_for():
         SCHEMA,
     )
     bench = config["benchmark"]
-    assert (bench["iterations"], bench["batch_sizes"], bench["threads"], bench["allow_tf32"]) == (500, [1, 8], None, True)
+    assert (bench["iterations"], bench["batch_sizes"]["cuda"], bench["threads"], bench["allow_tf32"]) == (500, [1, 8], None, True)
     assert bench["noisy_cv"] == 0.2 and bench["precisions"] == ["fp16"]
     assert config["model"]["image_size"] == 64 and config["data"]["path"] is None
 
@@ -83,3 +95,16 @@ def test_command_line_strings_become_what_the_schema_asks_for():
 def test_a_command_line_string_that_is_no_number_is_still_named():
     with pytest.raises(ConfigError, match=r"^benchmark.iterations: 'many' is not of type 'integer'$"):
         validate_config({"benchmark": {"iterations": "many"}}, SCHEMA)
+
+
+def test_one_list_of_batch_sizes_serves_every_device_and_a_mapping_each_its_own():
+    assert validate_config({"benchmark": {"batch_sizes": [1, 8]}}, SCHEMA)["benchmark"]["batch_sizes"] == {"cpu": [1, 8], "cuda": [1, 8]}
+    per_device = {"cpu": [1, 8], "cuda": [1, 32, 256]}
+    assert validate_config({"benchmark": {"batch_sizes": per_device}}, SCHEMA)["benchmark"]["batch_sizes"] == per_device
+
+
+def test_variants_not_chosen_are_each_backends_defaults():
+    config = validate_config({"benchmark": {"variants": {"pytorch_cpu": ["compile"]}}}, SCHEMA)
+    assert config["benchmark"]["variants"]["pytorch_cpu"] == ["compile"]
+    assert config["benchmark"]["variants"]["openvino"] == ["latency", "throughput"]
+    assert "compile_max_autotune" not in config["benchmark"]["variants"]["pytorch_cuda"]  # minutes of autotuning: asked for only

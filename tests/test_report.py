@@ -1,14 +1,28 @@
-"""Table rendering, summaries and the chart, from records shaped as the runner writes them."""
+"""Summary rows, the tables, the chart and the comparison, from records shaped as the runner writes them."""
 
 import copy
 
 import pytest
 
-from infbench.records import load_records, validate_record
-from infbench.report import (
-    Footnotes, configuration_table, format_ms, headline_cell, plot_latency, render_markdown, study_table, summary_rows,
-)
 from infbench.artifacts import write_json
+from infbench.errors import BenchError
+from infbench.records import load_records, validate_record
+from infbench.report.chart import lines, plot
+from infbench.report.details import configuration_table, skipped_list
+from infbench.report.document import load_runs, render_comparison, render_run, summary_document
+from infbench.report.fastest import best_of, fastest_table
+from infbench.report.rows import summary_rows
+from infbench.report.study import headline, study_table
+from infbench.report.text import Footnotes, format_ms
+
+POLICY = {"iterations": 100, "min_time_s": 2.0, "max_time_s": 60, "min_iterations": 5, "max_iterations": 100000}
+HOST = {"cpu": "Test CPU", "usable_cpus": 2, "os": "Linux", "python": "3.11.7", "hostname": "box"}
+GPU = {"name": "NVIDIA H200", "compute_capability": "9.0", "driver": "580.1", "cuda_runtime": "13.0", "cudnn": 91000}
+CARD = {"architecture": "resnet50", "num_classes": 10, "image_size": 224, "val_top1": 0.96, "val_images": 359,
+        "trainable": "head", "device": "cpu", "data": "digits"}
+SETTINGS = {"timing": "end_to_end", "precisions": ["fp32", "fp16"], "batch_sizes": {"cpu": [1], "cuda": [1, 32]},
+            "backends": ["pytorch_cpu", "onnxruntime_cpu", "pytorch_cuda", "onnxruntime_cuda", "onnxruntime_tensorrt",
+                         "tensorrt", "torch2trt", "openvino"], "policy": POLICY}
 
 
 def _stats(mean, cv=0.02):
@@ -16,134 +30,169 @@ def _stats(mean, cv=0.02):
             "p99": mean * 1.2, "max": mean * 1.3, "cv": cv}
 
 
-def _block(mean, cv=0.02, events=None, noisy=False):
-    block = {"host_ms": _stats(mean, cv), "warmup": {"mode": "adaptive", "iterations": 30, "settled": True,
-             "window_medians_ms": []}, "throughput_ips": 1000 / mean, "noisy": noisy, "samples_ms": [mean] * 3}
+def _block(mean, batch=1, cv=0.02, events=None, noisy=False, per_step=None):
+    images = per_step or batch
+    block = {"host_ms": _stats(mean, cv), "warmup": {"mode": "adaptive", "iterations": 30, "settled": True, "window_medians_ms": []},
+             "images_per_step": images, "throughput_ips": images * 1000 / mean, "noisy": noisy, "samples_ms": [mean] * 3}
     if events is not None:
         block["device_ms"] = _stats(events)
     return block
 
 
-def _record(backend, framework, row, device, status="ok", precision="fp32", batch=1, label="", **extra):
-    record = {"schema_version": 1, "backend": backend, "framework": framework, "row": row, "label": label,
-              "device": device, "precision": precision, "batch_size": batch, "status": status, "reason": None}
+def _record(backend, variant="default", status="ok", precision="fp32", batch=1, machine="local", e2e=None, resident=None,
+            **extra):
+    record = {"schema_version": 2, "machine": machine, "backend": backend, "variant": variant, "precision": precision,
+              "batch_size": batch, "status": status, "reason": None, "host": HOST}
+    if e2e is not None:
+        record["timing"] = {"policy": POLICY, "end_to_end": e2e}
+        if resident is not None:
+            record["timing"]["device_resident"] = resident
+            record["gpu"] = GPU
     record.update(extra)
     return record
-
-
-POLICY = {"iterations": 100, "min_time_s": 2.0, "max_time_s": 60, "min_iterations": 5, "max_iterations": 100000}
-MACHINE = {"cpu": "Test CPU", "usable_cpus": 2, "os": "Linux", "python": "3.11.7"}
-GPU = {"name": "NVIDIA H200", "compute_capability": "9.0", "driver": "580.1", "cuda_runtime": "13.0", "cudnn": 91000}
 
 
 @pytest.fixture
 def records():
     return [
-        _record("pytorch_cpu", "PyTorch", "CPU", "cpu", timing={"policy": POLICY, "end_to_end": _block(173.42)},
-                versions={"torch": "2.14.1", "torchvision": "0.29.1"}, machine=MACHINE,
+        _record("pytorch_cpu", "eager", e2e=_block(173.42), versions={"torch": "2.14.1", "torchvision": "0.29.1"},
                 cold_start={"load_s": 0.5, "first_inference_ms": 300.0}, memory={"host_peak_rss_mb": 900.0},
-                parity={"max_abs_diff": 1e-5, "max_rel_diff": 1e-7, "min_cosine": 1.0, "top1_agreement": 1.0, "top1_accuracy": 0.8}),
-        _record("onnxruntime_cpu", "ONNX Runtime", "CPU", "cpu", timing={"policy": POLICY, "end_to_end": _block(40.01, cv=0.3, noisy=True)},
-                versions={"onnxruntime": "1.31.1"}, machine=MACHINE),
-        _record("pytorch_cuda", "PyTorch", "CUDA (GPU)", "cuda",
-                timing={"policy": POLICY, "end_to_end": _block(13.13), "device_resident": _block(5.0, events=4.8)},
-                versions={"torch": "2.14.1"}, machine=MACHINE, gpu=GPU, memory={"device_peak_mb": 300.0}),
-        _record("onnxruntime_cuda", "ONNX Runtime", "CUDA (GPU)", "cuda", status="mismatch",
+                parity={"max_abs_diff": 1e-5, "max_rel_diff": 1e-7, "min_cosine": 1.0, "top1_agreement": 1.0,
+                        "decisive_images": 256, "decisive_top1_agreement": 1.0, "top1_accuracy": 0.96}),
+        _record("pytorch_cpu", "channels_last", e2e=_block(120.0), versions={"torch": "2.14.1"}),
+        _record("onnxruntime_cpu", e2e=_block(40.01, cv=0.3, noisy=True), versions={"onnxruntime": "1.31.1"}),
+        _record("openvino", "latency", e2e=_block(38.0), versions={"openvino": "2026.4.1"}),
+        _record("openvino", "throughput", e2e=_block(60.0, per_step=2), versions={"openvino": "2026.4.1"}),
+        _record("pytorch_cuda", "eager", e2e=_block(13.13), resident=_block(5.0, events=4.8), versions={"torch": "2.14.1"},
+                memory={"device_peak_mb": 300.0}),
+        _record("pytorch_cuda", "compile_cudagraphs", precision="fp16", e2e=_block(0.9), resident=_block(0.61, events=0.6),
+                cold_start={"prepare_s": 62.0, "build_s": 62.0}),
+        _record("pytorch_cuda", "compile_cudagraphs", precision="fp16", batch=32, e2e=_block(3.0, batch=32),
+                resident=_block(1.6, batch=32, events=1.5), cold_start={"prepare_s": 70.0, "build_s": 70.0}),
+        _record("pytorch_cuda", "compile", precision="fp16", status="mismatch",
+                reason="outputs differ from the PyTorch fp32 CPU reference: max relative diff 0.5 > 0.01"),
+        _record("onnxruntime_cuda", status="mismatch",
                 reason="outputs differ from the PyTorch fp32 CPU reference: max relative diff 0.5 > 0.0001"),
-        _record("onnxruntime_tensorrt", "ONNX Runtime", "TensorRT (GPU)", "cuda", status="skipped",
-                label="TensorRT Provider", reason="TensorrtExecutionProvider did not load"),
-        _record("tensorrt", "TensorRT", "TensorRT (GPU)", "cuda", status="error", reason="OutOfMemoryError: CUDA out of memory"),
-        _record("torch2trt", "PyTorch", "TensorRT (GPU)", "cuda", label="torch2trt",
-                timing={"policy": POLICY, "end_to_end": _block(2.099), "device_resident": _block(1.5, events=1.4)}),
+        _record("onnxruntime_tensorrt", status="skipped", reason="TensorrtExecutionProvider did not load"),
+        _record("tensorrt", status="error", reason="OutOfMemoryError: CUDA out of memory"),
+        _record("torch2trt", e2e=_block(2.099), resident=_block(1.5, events=1.4), cold_start={"engine_build_s": 40.0, "build_s": 40.0}),
     ]
 
 
-ALL = ["pytorch_cpu", "onnxruntime_cpu", "pytorch_cuda", "onnxruntime_cuda", "onnxruntime_tensorrt", "tensorrt", "torch2trt"]
+@pytest.fixture
+def rows(records):
+    return summary_rows(records)
 
 
-def _rows(table):
+def _cells(table):
     return [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()[2:]]
 
 
-def test_study_table_has_the_studys_shape_and_cells(records):
+def test_study_table_has_the_studys_shape_and_the_default_variants(rows):
     notes = Footnotes()
-    table = study_table(records, ALL, "fp32", 1, "end_to_end", notes)
+    table = study_table(rows, "local", SETTINGS["backends"], "fp32", 1, "end_to_end", notes)
     header = table.splitlines()[0]
     assert "PyTorch (model_weights.pth)" in header and "ONNX Runtime (onnx_model.onnx)" in header and "TensorRT (trt_model.trt)" in header
-    rows = {r[0]: r[1:] for r in _rows(table)}
-    assert rows["CPU"][0] == "173.42 ms"
-    assert rows["CPU"][1].startswith("40.01 ms ~[^")  # noisy is marked, the number still shown
-    assert rows["CPU"][2] == "-" and rows["CUDA (GPU)"][2] == "-"
-    assert rows["CUDA (GPU)"][0] == "13.13 ms"
-    assert rows["CUDA (GPU)"][1].startswith("✗ mismatch[^")
-    assert rows["TensorRT (GPU)"][0] == "2.099 ms (torch2trt)"
-    assert rows["TensorRT (GPU)"][1].startswith("–[^")
-    assert rows["TensorRT (GPU)"][2].startswith("error[^")
+    cells = {r[0]: r[1:] for r in _cells(table)}
+    assert cells["CPU"][0] == "173.42 ms"  # eager, the study's variant, not the faster-looking channels-last one
+    assert cells["CPU"][1].startswith("40.01 ms ~[^")  # noisy is marked, the number still shown
+    assert cells["CPU"][2] == "-" and cells["CUDA (GPU)"][2] == "-"
+    assert cells["CUDA (GPU)"][0] == "13.13 ms"
+    assert cells["CUDA (GPU)"][1].startswith("✗ mismatch[^")
+    assert cells["TensorRT (GPU)"][0] == "2.099 ms (torch2trt)"
+    assert cells["TensorRT (GPU)"][1].startswith("–[^") and cells["TensorRT (GPU)"][2].startswith("error[^")
     rendered = notes.render()
-    assert "onnxruntime_tensorrt: skipped, TensorrtExecutionProvider did not load" in rendered
+    assert "onnxruntime_tensorrt on local: skipped, TensorrtExecutionProvider did not load" in rendered
     assert "max relative diff 0.5 > 0.0001" in rendered and "OutOfMemoryError" in rendered
     assert "coefficient of variation 30.0%" in rendered
+    assert "openvino" not in table  # not a column of the study
 
 
-def test_device_resident_mode_is_shown_for_gpu_cells_only(records):
-    table = study_table(records, ALL, "fp32", 1, "device_resident", Footnotes())
-    rows = {r[0]: r[1:] for r in _rows(table)}
-    assert rows["CUDA (GPU)"][0] == "5.000 ms"
-    assert rows["TensorRT (GPU)"][0] == "1.500 ms (torch2trt)"
-    assert rows["CPU"][0] == "173.42 ms"
+def test_device_resident_mode_is_shown_for_gpu_cells_only(rows):
+    cells = {r[0]: r[1:] for r in _cells(study_table(rows, "local", SETTINGS["backends"], "fp32", 1, "device_resident", Footnotes()))}
+    assert cells["CUDA (GPU)"][0] == "5.000 ms" and cells["TensorRT (GPU)"][0] == "1.500 ms (torch2trt)"
+    assert cells["CPU"][0] == "173.42 ms"
 
 
-def test_cells_not_configured_or_not_measured_never_borrow_a_number(records):
+def test_cells_not_configured_or_not_measured_never_borrow_a_number(rows):
     notes = Footnotes()
-    table = study_table(records, ["pytorch_cpu"], "fp32", 1, "end_to_end", notes)
-    rows = {r[0]: r[1:] for r in _rows(table)}
-    assert rows["CPU"][1].startswith("not run[^")
+    cells = {r[0]: r[1:] for r in _cells(study_table(rows, "local", ["pytorch_cpu"], "fp32", 1, "end_to_end", notes))}
+    assert cells["CPU"][1].startswith("not run[^")
     assert "onnxruntime_cpu: not in benchmark.backends" in notes.render()
-    # A record for another batch size is not this cell's number.
-    table = study_table(records, ALL, "fp32", 8, "end_to_end", Footnotes())
-    assert "ms" not in table
+    assert "ms" not in study_table(rows, "local", SETTINGS["backends"], "fp32", 8, "end_to_end", Footnotes())
 
 
-def test_identical_skip_reasons_share_one_footnote():
+def test_fastest_per_runtime_picks_the_fastest_variant_and_precision_that_passed_parity(rows):
+    best = best_of(rows, "local", "pytorch_cuda")
+    assert (best.latency["variant"], best.latency["precision"]) == ("compile_cudagraphs", "fp16")  # not the mismatched compile
+    assert best.throughput["batch_size"] == 32
     notes = Footnotes()
-    skipped = [_record("tensorrt", "TensorRT", "TensorRT (GPU)", "cuda", status="skipped", precision=p, reason="no GPU")
-               for p in ("fp32", "fp16")]
-    assert notes.ref("a") == "[^1]" and notes.ref("b") == "[^2]" and notes.ref("a") == "[^1]"
-    markdown = render_markdown(skipped, ["tensorrt"], ["fp32", "fp16"], [1], "end_to_end",
-                               {"architecture": "resnet50", "num_classes": 10, "image_size": 224, "val_top1": 0.9,
-                                "trainable": "head", "data": "digits"}, {}, {}, {})
-    assert markdown.count("tensorrt: skipped, no GPU") == 1
-    assert "- tensorrt (fp16 batch 1, fp32 batch 1): no GPU" in markdown
+    table = {r[0]: r[1:] for r in _cells(fastest_table(rows, ["local"], notes))}
+    assert table["PyTorch, CUDA"] == ["0.610 ms (torch.compile + CUDA graphs, fp16)", "62 s",
+                                     "20,000 img/s (torch.compile + CUDA graphs, fp16, batch 32)", "70 s"]
+    assert table["PyTorch, CPU"][0] == "120.00 ms (channels-last, fp32)" and table["PyTorch, CPU"][1] == ""
+    # OpenVINO's throughput hint keeps two requests in flight: a throughput, never a latency.
+    assert table["OpenVINO, CPU"][0] == "38.00 ms (latency hint, fp32)"
+    assert table["OpenVINO, CPU"][2] == "33.3 img/s (throughput hint, fp32, batch 1)"
+    assert table["ONNX Runtime, CUDA provider"][0].startswith("–[^")
+    assert table["TensorRT"][0].startswith("–[^")
+    rendered = notes.render()
+    assert "onnxruntime_tensorrt on local: skipped: TensorrtExecutionProvider did not load" in rendered
+    assert "tensorrt on local: no cell passed parity and was timed (1 error)" in rendered
+
+
+def test_machines_side_by_side(records):
+    other = [dict(copy.deepcopy(r), machine="h200") for r in records]
+    other[5]["timing"]["device_resident"]["host_ms"]["mean"] = 4.0
+    rows = summary_rows(records + other)
+    table = fastest_table(rows, ["local", "h200"], Footnotes())
+    header = [c.strip() for c in table.splitlines()[0].strip("|").split("|")]
+    assert header == ["Runtime", "local: latency, batch 1", "local: throughput", "h200: latency, batch 1", "h200: throughput"]
+    line = {r[0]: r[1:] for r in _cells(table)}["PyTorch, CUDA"]
+    assert line[0] == "0.610 ms (torch.compile + CUDA graphs, fp16; build 62 s)" == line[2]
+
+
+def test_a_run_document_has_every_section_and_skip_reasons_share_one_footnote(rows):
+    markdown = render_run(rows, CARD, {"exporter": "dynamo", "opset": 18, "versions": {"onnx": "1.23.2"}},
+                          {"images": 256, "max_rel_diff": 1e-6, "top1_agreement": 1.0}, SETTINGS, {"tensorrt": None})
+    for heading in ("## The study's table", "## Fastest per runtime", "## Test configuration", "## All cells", "### Skipped cells"):
+        assert heading in markdown
+    assert markdown.count("onnxruntime_tensorrt on local: skipped, TensorrtExecutionProvider did not load") == 1
+    assert "held-out top-1 0.960 on 359 images" in markdown
 
 
 def test_headline_is_the_studys_configuration_where_measured():
-    assert headline_cell(["fp16", "fp32"], [8, 1, 32]) == ("fp32", 1)
-    assert headline_cell(["fp16"], [8, 32]) == ("fp16", 8)
+    assert headline(["fp16", "fp32"], [8, 1, 32]) == ("fp32", 1)
+    assert headline(["fp16"], [8, 32]) == ("fp16", 8)
 
 
 def test_format_ms():
     assert format_ms(173.4215) == "173.42 ms" and format_ms(2.0991) == "2.099 ms"
 
 
-def test_configuration_table_lists_what_was_imported(records):
-    card = {"architecture": "resnet50", "num_classes": 10, "image_size": 224, "val_top1": 0.9, "trainable": "head", "data": "digits"}
-    table = configuration_table(records, card, {"versions": {"onnx": "1.23.2"}}, {"tensorrt": None, "torch2trt": "0.5.0"})
-    rows = {r[0]: r[1] for r in _rows(table)}
-    assert rows["PyTorch"] == "2.14.1" and rows["ONNX Runtime"] == "1.31.1" and rows["ONNX"] == "1.23.2"
-    assert rows["TensorRT"] == "not installed"
-    assert rows["torch2trt"] == "installed (0.5.0), not used by any cell"
-    assert rows["GPU"] == "NVIDIA H200 (compute capability 9.0)" and rows["NVIDIA driver"] == "580.1"
-    assert rows["CPU"] == "Test CPU (2 usable CPUs)"
+def test_configuration_table_lists_what_each_machine_imported(rows):
+    table = configuration_table(rows, ["local"], {"tensorrt": None, "torch2trt": "0.5.0"}, {"onnx": "1.23.2"})
+    cells = {r[0]: r[1] for r in _cells(table)}
+    assert cells["PyTorch"] == "2.14.1" and cells["ONNX Runtime"] == "1.31.1" and cells["ONNX"] == "1.23.2"
+    assert cells["OpenVINO"] == "2026.4.1" and cells["TensorRT"] == "not installed"
+    assert cells["torch2trt"] == "installed (0.5.0), not used by any cell"
+    assert cells["GPU"] == "NVIDIA H200 (compute capability 9.0)" and cells["NVIDIA driver"] == "580.1"
+    assert cells["CPU"] == "Test CPU (2 usable CPUs)"
 
 
-def test_summary_rows_are_flat_and_complete(records):
-    rows = {r["backend"]: r for r in summary_rows(records)}
-    assert len(rows) == 7
-    gpu = rows["pytorch_cuda"]
+def test_summary_rows_are_flat_complete_and_name_their_record(rows):
+    by_cell = {(r["backend"], r["variant"], r["precision"], r["batch_size"]): r for r in rows}
+    gpu = by_cell[("pytorch_cuda", "eager", "fp32", 1)]
     assert gpu["e2e_mean_ms"] == 13.13 and gpu["resident_mean_ms"] == 5.0 and gpu["resident_cuda_event_mean_ms"] == 4.8
-    assert gpu["device_peak_mb"] == 300.0 and gpu["gpu"] == "NVIDIA H200"
-    assert rows["pytorch_cpu"]["top1_accuracy"] == 0.8 and "resident_mean_ms" not in rows["pytorch_cpu"]
-    assert rows["tensorrt"]["status"] == "error" and rows["tensorrt"]["reason"].startswith("OutOfMemoryError")
+    assert gpu["device_peak_mb"] == 300.0 and gpu["gpu"] == "NVIDIA H200" and gpu["cpu"] == "Test CPU"
+    assert gpu["record"] == "records/local/pytorch_cuda/eager/fp32_bs1.json"
+    assert by_cell[("pytorch_cpu", "eager", "fp32", 1)]["top1_accuracy"] == 0.96
+    assert by_cell[("tensorrt", "default", "fp32", 1)]["status"] == "error"
+    assert [r["backend"] for r in rows][:3] == ["pytorch_cpu", "pytorch_cpu", "pytorch_cuda"]  # the catalogue's order
+
+
+def test_skipped_cells_are_listed_by_machine_and_reason(rows):
+    assert skipped_list(rows) == "- onnxruntime_tensorrt on local (default fp32 batch 1): TensorrtExecutionProvider did not load"
 
 
 def test_records_are_validated(tmp_path, records):
@@ -151,19 +200,57 @@ def test_records_are_validated(tmp_path, records):
     for i, r in enumerate(records):
         write_json(tmp_path / f"{i}.json", r)
         paths.append(tmp_path / f"{i}.json")
-    assert len(load_records(paths)) == 7
+    assert len(load_records(paths)) == len(records)
     bad = copy.deepcopy(records[0])
     del bad["timing"]
     with pytest.raises(ValueError, match="status ok but no timing"):
         validate_record(bad, "x.json")
     with pytest.raises(ValueError, match="needs a reason"):
-        validate_record(_record("tensorrt", "TensorRT", "TensorRT (GPU)", "cuda", status="skipped"), "y.json")
+        validate_record(_record("tensorrt", status="skipped"), "y.json")
+    old = {k: v for k, v in records[0].items() if k not in ("machine", "variant")}
+    with pytest.raises(ValueError, match="x.json: missing 'machine' .*this workflow writes 2"):
+        validate_record(old, "x.json")
 
 
-def test_chart_is_written_as_png_and_svg(tmp_path, records):
-    plot_latency(records, "end_to_end", tmp_path / "l.png", tmp_path / "l.svg")
+def test_chart_has_a_line_per_runtime_variant_and_precision(tmp_path, rows):
+    series = lines(rows)
+    assert series[("local", "PyTorch, CUDA", "torch.compile + CUDA graphs", "fp16")] == [
+        (1, 0.61, pytest.approx(1000 / 0.61)), (32, 1.6, pytest.approx(20000))
+    ]
+    plot(rows, tmp_path / "l.png", tmp_path / "l.svg")
     assert (tmp_path / "l.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     svg = (tmp_path / "l.svg").read_text()
-    assert "<svg" in svg and "pytorch_cpu" in svg
-    plot_latency([], "end_to_end", tmp_path / "e.png", tmp_path / "e.svg")
+    assert "<svg" in svg and "torch.compile + CUDA graphs, fp16" in svg and "batch size" in svg
+    plot([], tmp_path / "e.png", tmp_path / "e.svg")
     assert "no cell was measured" in (tmp_path / "e.svg").read_text()
+
+
+def _run_folder(tmp_path, name, rows, card=CARD):
+    folder = tmp_path / name
+    write_json(folder / "summary.json", summary_document(rows, card, {}, {}, SETTINGS))
+    return folder
+
+
+def test_runs_made_on_two_machines_are_compared_with_every_number_traced_to_its_record(tmp_path, records):
+    cpu = _run_folder(tmp_path, "cpu-2core", summary_rows(records[:5]))
+    gpu = _run_folder(tmp_path, "h200", summary_rows(records))
+    runs = load_runs([cpu, gpu / "summary.json"])
+    assert [sorted({r["machine"] for r in run["cells"]}) for run in runs] == [["cpu-2core"], ["h200"]]
+    markdown = render_comparison(runs)
+    header = next(line for line in markdown.splitlines() if line.startswith("| Runtime"))
+    assert "cpu-2core: latency, batch 1" in header and "h200: throughput" in header
+    assert f"- h200, PyTorch, CUDA, latency (0.610 ms): {gpu}/records/local/pytorch_cuda/compile_cudagraphs/fp16_bs1.json" in markdown
+    assert "### h200" not in markdown and "## The study's table, per machine" in markdown
+
+
+def test_comparing_runs_of_another_model_or_twice_the_same_machine_is_refused(tmp_path, records):
+    a = _run_folder(tmp_path, "a", summary_rows(records[:2]))
+    b = _run_folder(tmp_path, "b", summary_rows(records[:2]), card=dict(CARD, image_size=32))
+    with pytest.raises(BenchError, match=r"compare.runs\[1\]: .*b/summary.json holds records of resnet50 at 32x32"):
+        load_runs([a, b])
+    named = _run_folder(tmp_path, "c", summary_rows([dict(r, machine="gpu") for r in records[:2]]))
+    again = _run_folder(tmp_path, "d", summary_rows([dict(r, machine="gpu") for r in records[:2]]))
+    with pytest.raises(BenchError, match="machine 'gpu' is in two runs"):
+        load_runs([named, again])
+    with pytest.raises(BenchError, match=r"compare.runs\[0\]: .*missing/summary.json is not a readable summary.json"):
+        load_runs([tmp_path / "missing" / "summary.json"])

@@ -9,18 +9,20 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from conftest import REPO, TINY_CONFIG, copy_code, snakemake, write_config
+from infbench.catalog import BACKENDS
 from infbench.records import load_records
 
 MEASURED_CELL = re.compile(r"(?P<ms>\d+\.\d+) ms( \([^)]+\))?( ~\[\^\d+\])?")
+MEASURED_FASTEST = re.compile(r"\d+\.\d+ ms( ~)? \([^)]+\)")
 ONNXRUNTIME_RULES = {"check_onnx", "time_onnxruntime_cpu", "time_onnxruntime_cuda", "time_onnxruntime_tensorrt", "aggregate"}
 
 
-def _table_rows(markdown: str) -> dict[str, list[str]]:
-    lines = markdown.split("\n\n")[2].splitlines()[2:]  # the study-shaped table is the third block
-    rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
+def _table_rows(markdown: str, header: str = "| Device") -> dict[str, list[str]]:
+    """The first table whose header starts with `header`, as {first cell: other cells}."""
+    block = next(b for b in markdown.split("\n\n") if b.startswith(header))
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in block.splitlines()[2:]]
     return {r[0]: r[1:] for r in rows}
 
 
@@ -47,22 +49,32 @@ def test_table_has_cpu_numbers_and_gpu_cells_that_say_why_they_are_empty(finishe
     assert rows["CPU"][2] == "-"
     gpu_cells = rows["CUDA (GPU)"][:2] + rows["TensorRT (GPU)"]
     assert all(cell.startswith("–[^") for cell in gpu_cells), gpu_cells
-    assert "pytorch_cuda: skipped, no CUDA device" in markdown
-    assert "tensorrt: skipped, tensorrt is not installed" in markdown
+    assert "pytorch_cuda on local: skipped, no CUDA device" in markdown
+    assert "tensorrt on local: skipped, tensorrt is not installed" in markdown
     assert "## Test configuration" in markdown and "| PyTorch " in markdown
+
+
+def test_fastest_per_runtime_puts_openvino_beside_the_others(finished_workflow):
+    rows = _table_rows((finished_workflow / "results" / "table.md").read_text(), "| Runtime")
+    for runtime in ("PyTorch, CPU", "ONNX Runtime, CPU provider", "OpenVINO, CPU"):
+        assert MEASURED_FASTEST.fullmatch(rows[runtime][0]), rows[runtime]
+    assert rows["OpenVINO, CPU"][0].endswith("(latency hint, fp32)")  # the throughput hint is never a latency
+    assert all(cell.startswith("–[^") for cell in rows["PyTorch, CUDA"][::2])
 
 
 def test_every_output_is_written_and_consistent(finished_workflow):
     results = finished_workflow / "results"
-    records = load_records(sorted((results / "records").glob("*/*.json")))
-    assert {r["backend"] for r in records} == set(yaml.safe_load(open(REPO / "workflow/schemas/config.schema.yaml"))
-                                                 ["properties"]["benchmark"]["properties"]["backends"]["default"])
+    records = load_records(sorted((results / "records").glob("*/*/*/*.json")))
+    cells = {(r["machine"], r["backend"], r["variant"]) for r in records}
+    expected = {("local", name, variant) for name, backend in BACKENDS.items() for variant in backend.variants_by_default}
+    assert cells == expected
     measured = {r["backend"] for r in records if r["status"] == "ok"}
-    assert measured == {"pytorch_cpu", "onnxruntime_cpu"}
+    assert measured == {"pytorch_cpu", "onnxruntime_cpu", "openvino"}
     summary = json.loads((results / "summary.json").read_text())
-    assert len(summary["cells"]) == 7
+    assert len(summary["cells"]) == len(expected) and summary["schema_version"] == 2
+    assert {c["record"] for c in summary["cells"]} == {str(p.relative_to(results)) for p in (results / "records").rglob("*.json")}
     csv_lines = (results / "summary.csv").read_text().splitlines()
-    assert len(csv_lines) == 8 and csv_lines[0].startswith("backend,")
+    assert len(csv_lines) == len(expected) + 1 and csv_lines[0].startswith("machine,backend,variant,")
     assert (results / "latency.png").stat().st_size > 1000 and (results / "latency.svg").exists()
     assert not list(results.rglob("*.part"))
     # Readable as any other new file is (umask), not by the owner alone: results go to shared file systems.
@@ -132,8 +144,7 @@ def test_the_onnxruntime_that_is_imported_is_the_version_param_and_two_at_once_w
             f"what is imported is {imported}.") in output
 
 
-TIMING_RULES = {f"time_{b}" for b in ("pytorch_cpu", "pytorch_cuda", "torch2trt", "onnxruntime_cpu", "onnxruntime_cuda",
-                                      "onnxruntime_tensorrt", "tensorrt")}
+TIMING_RULES = {f"time_{b}" for b in BACKENDS}
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +161,8 @@ def own_code_workflow(tmp_path_factory) -> tuple[Path, Path]:
 @pytest.mark.parametrize(
     "module, rules",
     [
-        ("report.py", {"aggregate"}),
+        ("report/fastest.py", {"aggregate"}),
+        ("backends/openvino.py", {"time_openvino", "aggregate"}),
         ("harness.py", TIMING_RULES | {"aggregate"}),
         ("backends/onnxruntime.py", {"time_onnxruntime_cpu", "time_onnxruntime_cuda", "time_onnxruntime_tensorrt", "aggregate"}),
         ("training.py", {"train", "reference_outputs", "export_onnx", "check_onnx", "aggregate"} | TIMING_RULES),
@@ -182,7 +194,11 @@ def test_lint_is_clean():
 @pytest.mark.parametrize(
     "config, message",
     [
-        ({"benchmark": {"backends": ["pytorch_cpu", "openvino"]}}, "config error: benchmark.backends[1]: 'openvino' is not one of"),
+        ({"benchmark": {"backends": ["pytorch_cpu", "tflite"]}}, "config error: benchmark.backends[1]: 'tflite' is not one of"),
+        ({"benchmark": {"variants": {"pytorch_cuda": ["eager", "tensorrt"]}}},
+         "config error: benchmark.variants.pytorch_cuda[1]: 'tensorrt' is not a variant of pytorch_cuda (allowed: eager, "
+         "channels_last, compile, compile_cudagraphs, compile_max_autotune)"),
+        ({"machines": {"gpu": {"partition": "gpu"}}}, "config error: machines.gpu: 'cpus' is a required property"),
         ({"model": {"architecture": "resnet51"}}, "config error: model.architecture: 'resnet51' is not one of"),
         ({"benchmark": {"iterations": 0}}, "config error: benchmark.iterations: 0 is less than the minimum of 1"),
         ({"benchmark": {"batch_sizes": [-1]}}, "config error: benchmark.batch_sizes[0]: -1 is less than the minimum of 1"),

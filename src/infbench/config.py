@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from infbench.catalog import ARCHITECTURES, MAX_IMAGE_SIZE
+from infbench.catalog import ARCHITECTURES, BACKENDS, DEVICES, MAX_IMAGE_SIZE
 from infbench.errors import ConfigError
 
 
@@ -46,16 +46,29 @@ def _types(schema: dict) -> set[str]:
     return {declared} if isinstance(declared, str) else set(declared)
 
 
-def coerce_strings(value: Any, schema: dict) -> Any:
+def _resolve(schema: dict, root: dict) -> dict:
+    """The schema a local "$ref": "#/..." points to (the only references this schema uses)."""
+    while "$ref" in schema:
+        target = root
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        schema = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema
+
+
+def coerce_strings(value: Any, schema: dict, root: dict | None = None) -> Any:
     """Turn strings into what the schema asks for, as YAML reads them ("500" -> 500, "null" -> None).
 
     Snakemake reads a nested `--config key='{"a": 500}'` with YAML's base loader, which keeps every
     scalar a string. A string stays a string where the schema allows one, or where it does not parse
     into an allowed type (validation then names it).
     """
+    root = schema if root is None else root
+    schema = _resolve(schema, root)
     for branch in schema.get("oneOf", []) + schema.get("anyOf", []):
-        coerced = coerce_strings(value, branch)
-        if jsonschema.Draft202012Validator(branch).is_valid(coerced):
+        branch = _resolve(branch, root)
+        coerced = coerce_strings(copy.deepcopy(value), branch, root)
+        if jsonschema.Draft202012Validator({**branch, "$defs": root.get("$defs", {})}).is_valid(coerced):
             return coerced
     types = _types(schema)
     if isinstance(value, str) and "string" not in types and "enum" not in schema and types & _NON_STRING_TYPES:
@@ -71,9 +84,9 @@ def coerce_strings(value: Any, schema: dict) -> Any:
         for key, item in value.items():
             sub = properties.get(key, extra if isinstance(extra, dict) else None)
             if sub is not None:
-                value[key] = coerce_strings(item, sub)
+                value[key] = coerce_strings(item, sub, root)
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        value[:] = [coerce_strings(item, schema["items"]) for item in value]
+        value[:] = [coerce_strings(item, schema["items"], root) for item in value]
     elif isinstance(value, str) and value in ("null", "~") and "null" in types:
         value = None
     return value
@@ -118,9 +131,35 @@ def _check_semantics(config: dict[str, Any], workdir: Path) -> None:
         )
     if bench["min_time_s"] > bench["max_time_s"]:
         raise ConfigError(f"benchmark.min_time_s: {bench['min_time_s']} is above benchmark.max_time_s ({bench['max_time_s']})")
+    _check_variants(bench)
+    if isinstance(bench["batch_sizes"], list):  # one list for every device: the per-device form from here on
+        bench["batch_sizes"] = {device: list(bench["batch_sizes"]) for device in DEVICES}
+    for name, machine in config["machines"].items():
+        if machine["gpu_model"] is not None and machine["gpus"] == 0:
+            raise ConfigError(f"machines.{name}.gpu_model: '{machine['gpu_model']}' is set but gpus is 0 (give gpus: 1 or more)")
+    for i, run in enumerate(config["compare"]["runs"]):
+        path = workdir / run
+        if not path.exists():
+            raise ConfigError(f"compare.runs[{i}]: '{run}' does not exist (give a result folder or its summary.json)")
+        if path.is_dir() and not (path / "summary.json").is_file():
+            raise ConfigError(f"compare.runs[{i}]: '{run}' holds no summary.json (give a result folder or its summary.json)")
     warmup = config["benchmark"]["warmup"]
     if warmup["mode"] == "adaptive" and warmup["max_iterations"] < warmup["iterations"]:
         raise ConfigError(
             f"benchmark.warmup.max_iterations: {warmup['max_iterations']} is below "
             f"benchmark.warmup.iterations ({warmup['iterations']})"
         )
+
+
+def _check_variants(bench: dict) -> None:
+    """Every variant named exists for its backend; backends not named get their default variants."""
+    chosen = bench["variants"]
+    for backend, variants in chosen.items():
+        allowed = BACKENDS[backend].variant_names
+        for i, variant in enumerate(variants):
+            if variant not in allowed:
+                raise ConfigError(
+                    f"benchmark.variants.{backend}[{i}]: '{variant}' is not a variant of {backend} (allowed: {', '.join(allowed)})"
+                )
+    for backend in bench["backends"]:
+        chosen.setdefault(backend, BACKENDS[backend].variants_by_default)

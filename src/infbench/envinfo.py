@@ -27,7 +27,8 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def machine() -> dict:
+def host() -> dict:
+    """The computer a record was measured on, as it reports itself."""
     try:
         import psutil
 

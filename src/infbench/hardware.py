@@ -35,3 +35,24 @@ def no_gpu_reason() -> str | None:
     if not nvidia_gpu_names() and not Path("/dev/nvidia0").exists():
         return "no CUDA device (no NVIDIA driver or GPU found)"
     return None
+
+
+def cpu_flags() -> set[str]:
+    """The instruction-set flags /proc/cpuinfo lists for this CPU (empty where there is none)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def no_cpu_bf16_reason() -> str | None:
+    """Why this CPU cannot run bf16 arithmetic natively, or None where it can."""
+    if set(CPU_BF16_FLAGS) & cpu_flags():
+        return None
+    return f"bf16 needs a CPU with bf16 instructions ({' or '.join(CPU_BF16_FLAGS)}); this one has neither"

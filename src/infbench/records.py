@@ -7,8 +7,10 @@ from pathlib import Path
 
 from infbench.artifacts import read_json
 from infbench.backends.base import CellRequest
+from infbench.catalog import BACKENDS
+from infbench.cells import Cell
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: machine and variant are part of a cell's identity
 OK, SKIPPED, MISMATCH, ERROR = "ok", "skipped", "mismatch", "error"
 STATUSES = (OK, SKIPPED, MISMATCH, ERROR)
 TIMING_MODES = ("end_to_end", "device_resident")
@@ -16,16 +18,17 @@ TIMING_MODES = ("end_to_end", "device_resident")
 
 def new_record(request: CellRequest) -> dict:
     b = request.backend
+    cell = Cell(request.machine, b.name, request.variant_name, request.precision, request.batch_size)
     return {
         "schema_version": SCHEMA_VERSION,
-        "backend": b.name,
+        **cell.fields(),
+        "runtime": b.title,
         "framework": b.framework,
         "row": b.row,
         "label": b.label,
+        "variant_label": b.variant(cell.variant).label,
         "device": b.device,
         "provider": b.provider or None,
-        "precision": request.precision,
-        "batch_size": request.batch_size,
         "status": None,
         "reason": None,
         "model": {
@@ -37,11 +40,31 @@ def new_record(request: CellRequest) -> dict:
     }
 
 
+def error_record(cell: Cell, reason: str) -> dict:
+    """The record of a cell whose job ended without writing one (killed, cancelled, crashed)."""
+    b = BACKENDS[cell.backend]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        **cell.fields(),
+        "runtime": b.title,
+        "framework": b.framework,
+        "row": b.row,
+        "label": b.label,
+        "variant_label": b.variant(cell.variant).label,
+        "device": b.device,
+        "provider": b.provider or None,
+        "status": ERROR,
+        "reason": reason,
+        "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
 def validate_record(record: dict, source: str | Path = "record") -> dict:
     """Check the fields the report relies on; raise ValueError naming the file otherwise."""
-    for key in ("backend", "precision", "batch_size", "status"):
+    for key in ("machine", "backend", "variant", "precision", "batch_size", "status"):
         if key not in record:
-            raise ValueError(f"{source}: missing '{key}'")
+            raise ValueError(f"{source}: missing '{key}' (a record of schema version {record.get('schema_version')}, "
+                             f"this workflow writes {SCHEMA_VERSION})")
     if record["status"] not in STATUSES:
         raise ValueError(f"{source}: status {record['status']!r} is not one of {STATUSES}")
     if record["status"] == OK:

@@ -19,7 +19,7 @@ import numpy as np
 from infbench.backends import implementation
 from infbench.backends.base import CellRequest
 from infbench.catalog import LIBRARIES
-from infbench.envinfo import machine
+from infbench.envinfo import host
 from infbench.errors import ArtifactError, BackendUnavailable, first_line
 from infbench.harness import MeasurePolicy, WarmupPolicy, time_steps, warm_up
 from infbench.parity import Tolerance, compare, outputs_over, relative_diff
@@ -45,13 +45,14 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
-def _timing_block(run, warmup_report, batch_size: int, noisy_cv: float) -> dict:
+def _timing_block(run, warmup_report, images_per_step: int, noisy_cv: float) -> dict:
     summary = run.summary()
     host = summary["host_ms"]
     block = {
         **summary,
         "warmup": vars(warmup_report),
-        "throughput_ips": batch_size * 1000.0 / host["mean"],
+        "images_per_step": images_per_step,
+        "throughput_ips": images_per_step * 1000.0 / host["mean"],
         "noisy": host["cv"] > noisy_cv,
         "stopped_by": run.stopped_by,
         "samples_ms": [round(v, 5) for v in run.host_ms],
@@ -80,7 +81,7 @@ def run_cell(
     reason = impl.unavailable_reason(request)
     if reason:
         log.info("skipped: %s", reason)
-        return record | {"status": SKIPPED, "reason": reason}
+        return record | {"status": SKIPPED, "reason": reason, "host": host()}
     record["settings"] = {"threads": request.threads, "allow_tf32": request.allow_tf32}
     try:
         _measure(request, impl, record, eval_set, measure, warmup, tolerance, noisy_cv)
@@ -93,7 +94,7 @@ def run_cell(
         log.error("cell failed:\n%s", traceback.format_exc())
         record.update(status=ERROR, reason=f"{type(exc).__name__}: {first_line(exc)}")
     record["versions"] = imported_versions(request.backend.libraries)
-    record["machine"] = machine()
+    record["host"] = host()
     return record
 
 
@@ -124,11 +125,22 @@ def _measure(request, impl, record, eval_set, measure, warmup, tolerance, noisy_
 
     images = eval_set["images"].astype(loaded.input_dtype)
     batch = images[np.arange(request.batch_size) % len(images)]  # the same real images for every backend
+    cold = {"import_s": round(import_s, 4), "load_s": round(load_s, 4)}
+    if loaded.prepare is not None:  # compile, capture: once, with this batch, before anything is timed
+        log.info("preparing %s (compile or graph capture); this can take minutes", request.variant_name)
+        start = time.perf_counter()
+        loaded.prepare(batch)
+        cold["prepare_s"] = round(time.perf_counter() - start, 3)
+    if "engine_build_s" in loaded.details:
+        cold["engine_build_s"] = loaded.details["engine_build_s"]
+    if "prepare_s" in cold or "engine_build_s" in cold:
+        cold["build_s"] = round(cold.get("prepare_s", 0) + cold.get("engine_build_s", 0), 3)
     start = time.perf_counter()
     first_output = loaded.infer(batch)
-    first_ms = (time.perf_counter() - start) * 1000
-    record["cold_start"] = {"import_s": round(import_s, 4), "load_s": round(load_s, 4), "first_inference_ms": round(first_ms, 3)}
-    log.info("loaded in %.2f s, first inference %.1f ms", load_s, first_ms)
+    cold["first_inference_ms"] = round((time.perf_counter() - start) * 1000, 3)
+    record["cold_start"] = cold
+    log.info("loaded in %.2f s, first inference %.1f ms%s", load_s, cold["first_inference_ms"],
+             f", build {cold['build_s']:.1f} s" if "build_s" in cold else "")
 
     parity = compare(outputs_over(loaded.infer, images, request.batch_size), eval_set["reference"], eval_set["labels"], tolerance)
     record["parity"] = parity
@@ -137,15 +149,20 @@ def _measure(request, impl, record, eval_set, measure, warmup, tolerance, noisy_
         log.warning("mismatch: %s", record["reason"])
         return
     log.info(
-        "parity: max relative diff %.3g, min cosine %.6f, top-1 agreement %.3f, top-1 accuracy %.3f",
-        parity["max_rel_diff"], parity["min_cosine"], parity["top1_agreement"], parity["top1_accuracy"],
+        "parity on %d images: max relative diff %.3g, min cosine %.6f, top-1 agreement %.3f (%d decisive), accuracy %.3f",
+        parity["images"], parity["max_rel_diff"], parity["min_cosine"], parity["decisive_top1_agreement"],
+        parity["decisive_images"], parity["top1_accuracy"],
     )
 
     timing: dict = {"policy": asdict(measure), "methods": {"end_to_end": END_TO_END_METHOD}}
-    step = lambda: loaded.infer(batch)  # noqa: E731
+    step = loaded.make_step(batch) if loaded.make_step else (lambda: loaded.infer(batch))
+    images_per_step = request.batch_size * loaded.batches_per_step
     report = warm_up(step, warmup)
-    timing["end_to_end"] = _timing_block(time_steps(step, measure), report, request.batch_size, noisy_cv)
-    log.info("end to end: mean %.3f ms after %d warm-up calls", timing["end_to_end"]["host_ms"]["mean"], report.iterations)
+    timing["end_to_end"] = _timing_block(time_steps(step, measure), report, images_per_step, noisy_cv)
+    log.info(
+        "end to end: mean %.3f ms over %d calls after %d warm-up calls",
+        timing["end_to_end"]["host_ms"]["mean"], timing["end_to_end"]["host_ms"]["n"], report.iterations,
+    )
     if memory:
         memory.sample()
 
@@ -160,11 +177,12 @@ def _measure(request, impl, record, eval_set, measure, warmup, tolerance, noisy_
         if diff > tolerance.max_rel_diff:
             record.update(status=MISMATCH, reason=f"device-resident output differs from the end-to-end output (max relative diff {diff:.3g})")
             return
-        timing["device_resident"] = _timing_block(run, report, request.batch_size, noisy_cv)
+        timing["device_resident"] = _timing_block(run, report, images_per_step, noisy_cv)
         timing["methods"]["device_resident"] = RESIDENT_METHOD
         log.info(
-            "device resident: mean %.3f ms (host clock), %.3f ms (CUDA events)",
+            "device resident: mean %.3f ms (host clock), %.3f ms (CUDA events) over %d calls",
             timing["device_resident"]["host_ms"]["mean"], timing["device_resident"]["device_ms"]["mean"],
+            timing["device_resident"]["host_ms"]["n"],
         )
     record["timing"] = timing
     record["memory"] = {"host_rss_before_load_mb": rss_before, "host_peak_rss_mb": _peak_rss_mb()}

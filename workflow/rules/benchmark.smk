@@ -1,11 +1,13 @@
 # One timing rule per backend (time_pytorch_cpu, time_onnxruntime_cuda, ...), each writing one
-# record per precision and batch size. All of them run the same script and harness. A timing job
-# claims the whole machine_share (see profiles/default), so nothing else runs beside it,
-# whatever --cores says; GPU rules also claim the GPU.
+# record per machine, variant, precision and batch size. All of them run the same script and
+# harness. A timing job claims the whole machine_share (see profiles/default), so nothing else
+# runs beside it, whatever --cores says; GPU jobs also claim the GPU. A job that ends without a
+# record (killed, cancelled by the cluster) is run once more, and that attempt writes the cell's
+# error record at once, so that the rest of the table is still written.
+
 
 wildcard_constraints:
-    precision="fp32|fp16",
-    batch=r"[1-9]\d*",
+    **WILDCARD_CONSTRAINTS,
 
 
 for _backend in BACKENDS.values():
@@ -16,21 +18,23 @@ for _backend in BACKENDS.values():
         input:
             unpack(timing_inputs(_backend.name)),
         output:
-            record=RECORD.replace("{backend}", _backend.name),
+            record=output_pattern(_backend.name),
         log:
-            f"results/logs/time_{_backend.name}/{{precision}}_bs{{batch}}.log",
+            f"results/logs/{{machine}}/time_{_backend.name}/{{variant}}/{{precision}}_bs{{batch}}.log",
         benchmark:
-            f"results/benchmarks/time_{_backend.name}/{{precision}}_bs{{batch}}.tsv"
+            f"results/benchmarks/{{machine}}/time_{_backend.name}/{{variant}}/{{precision}}_bs{{batch}}.tsv"
         params:
             backend=_backend.name,
-            settings=TIMING_SETTINGS,
-            cache_dir=lambda wildcards: f"results/engines/ort_tensorrt_cache/{wildcards.precision}_bs{wildcards.batch}",
-            gpu=GPU if _backend.is_gpu else "not used",
+            settings=lambda wildcards: timing_settings(wildcards.machine),
+            cache_dir=lambda wildcards: CACHE_DIR.format(machine=wildcards.machine),
+            gpu=(lambda wildcards: machine_gpu(wildcards.machine)) if _backend.is_gpu else "not used",
             versions=versions(*_backend.libraries),
-        threads: THREADS
+        threads: lambda wildcards: machine_threads(wildcards.machine)
+        retries: 1
         resources:
-            gpu=1 if _backend.is_gpu else 0,
             machine_share=WHOLE_MACHINE,
+            attempt=lambda wildcards, attempt: attempt,
+            **job_resources(_backend.is_gpu),
         conda:
             f"../../envs/{_backend.name}.yaml"
         script:

@@ -1,5 +1,7 @@
-# TensorRT engines and torch2trt modules, one per precision and batch size. The timing rules ask
-# for them only where TensorRT (and torch2trt) is installed and a GPU is present.
+# TensorRT engines and torch2trt modules, one folder per machine, precision, batch size (and
+# TensorRT builder level). The timing rules ask for them only where they may be built: here, where
+# TensorRT (and torch2trt) is installed and a GPU is present; on a cluster, on machines with GPUs,
+# whose build job writes why in build.json where it cannot build.
 
 
 rule build_tensorrt_engine:
@@ -8,19 +10,19 @@ rule build_tensorrt_engine:
         card=CARD,
         code=code("build_tensorrt_engine.py"),
     output:
-        engine=ENGINE,
-        info=ENGINE_INFO,
+        folder=directory(ENGINE_DIR),
     log:
-        "results/logs/build_tensorrt_engine/{precision}_bs{batch}.log",
+        "results/logs/{machine}/build_tensorrt_engine/level{level}_{precision}_bs{batch}.log",
     benchmark:
-        "results/benchmarks/build_tensorrt_engine/{precision}_bs{batch}.tsv"
+        "results/benchmarks/{machine}/build_tensorrt_engine/level{level}_{precision}_bs{batch}.tsv"
     params:
         workspace_mb=BENCH["workspace_mb"],
         allow_tf32=BENCH["allow_tf32"],
-        gpu=GPU,
+        gpu=lambda wildcards: machine_gpu(wildcards.machine),
         versions=versions("tensorrt"),
+    threads: lambda wildcards: machine_threads(wildcards.machine)
     resources:
-        gpu=1,
+        **job_resources(True),
     conda:
         "../../envs/tensorrt.yaml"
     script:
@@ -34,20 +36,20 @@ rule build_torch2trt:
         eval_set=EVAL_SET,
         code=code("build_torch2trt.py"),
     output:
-        module=TORCH2TRT,
-        info=TORCH2TRT_INFO,
+        folder=directory(TORCH2TRT_DIR),
     log:
-        "results/logs/build_torch2trt/{precision}_bs{batch}.log",
+        "results/logs/{machine}/build_torch2trt/{precision}_bs{batch}.log",
     benchmark:
-        "results/benchmarks/build_torch2trt/{precision}_bs{batch}.tsv"
+        "results/benchmarks/{machine}/build_torch2trt/{precision}_bs{batch}.tsv"
     params:
         workspace_mb=BENCH["workspace_mb"],
         allow_tf32=BENCH["allow_tf32"],
-        threads=THREADS,
-        gpu=GPU,
+        threads=lambda wildcards: machine_threads(wildcards.machine),
+        gpu=lambda wildcards: machine_gpu(wildcards.machine),
         versions=versions("torch", "torchvision", "torch2trt", "tensorrt"),
+    threads: lambda wildcards: machine_threads(wildcards.machine)
     resources:
-        gpu=1,
+        **job_resources(True),
     conda:
         "../../envs/torch2trt.yaml"
     script:

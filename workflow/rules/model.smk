@@ -14,13 +14,13 @@ rule train:
             "architecture": config["model"]["architecture"],
             "image_size": config["model"]["image_size"],
             "weights": config["model"]["weights"],
-            "threads": THREADS,
+            "threads": LOCAL_THREADS,
             **config["train"],
         },
         versions=versions("torch", "torchvision", "numpy", "pillow"),
-    threads: THREADS
+    threads: LOCAL_THREADS
     resources:
-        gpu=1 if config["train"]["device"] != "cpu" and GPU != "none" else 0,
+        gpu=1 if config["train"]["device"] != "cpu" and LOCAL_GPUS else 0,
     conda:
         "../../envs/pytorch.yaml"
     script:
@@ -39,9 +39,9 @@ rule reference_outputs:
         "results/logs/reference_outputs.log",
     params:
         images=config["parity"]["images"],
-        threads=THREADS,
+        threads=LOCAL_THREADS,
         versions=versions("torch", "torchvision", "numpy", "pillow"),
-    threads: THREADS
+    threads: LOCAL_THREADS
     conda:
         "../../envs/pytorch.yaml"
     script:
@@ -99,9 +99,9 @@ rule check_onnx:
         "results/logs/check_onnx.log",
     params:
         tolerance=config["parity"]["tolerances"]["fp32"],
-        threads=THREADS,
+        threads=LOCAL_THREADS,
         versions=versions("onnxruntime", "numpy"),
-    threads: THREADS
+    threads: LOCAL_THREADS
     conda:
         "../../envs/onnxruntime.yaml"
     script:

@@ -1,9 +1,13 @@
+# The run's report over all its machines, and the comparison with runs made elsewhere. Both are
+# cheap and run where snakemake runs, also when the cells run on a cluster.
+
+
 rule aggregate:
     input:
         records=record_paths(),
         card=CARD,
         onnx_check=ONNX_CHECK,
-        onnx_info="results/model/onnx_model.json",
+        onnx_info=ONNX_INFO,
         code=code("aggregate.py"),
     output:
         table=report("results/table.md", caption="../report/table.rst", category="Tables"),
@@ -14,11 +18,39 @@ rule aggregate:
     log:
         "results/logs/aggregate.log",
     params:
-        timing=config["report"]["timing"],
-        precisions=BENCH["precisions"],
-        batch_sizes=BENCH["batch_sizes"],
+        settings={
+            "timing": config["report"]["timing"],
+            "backends": BENCH["backends"],
+            "variants": BENCH["variants"],
+            "precisions": BENCH["precisions"],
+            "batch_sizes": BENCH["batch_sizes"],
+            "policy": timing_settings(next(iter(MACHINES)))["measure"],
+            "machines": {name: vars(machine) for name, machine in MACHINES.items()},
+        },
         versions=versions("pandas", "tabulate", "matplotlib"),
+    localrule: True
     conda:
         "../../envs/report.yaml"
     script:
         "../../scripts/aggregate.py"
+
+
+rule compare:
+    input:
+        summaries=comparison_inputs(),
+        code=code("compare.py"),
+    output:
+        table="results/comparison.md",
+        csv="results/comparison.csv",
+        json="results/comparison.json",
+        png="results/comparison.png",
+        svg="results/comparison.svg",
+    log:
+        "results/logs/compare.log",
+    params:
+        versions=versions("pandas", "tabulate", "matplotlib"),
+    localrule: True
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../../scripts/compare.py"

@@ -16,23 +16,29 @@ from infbench.harness import DeviceTimer
 
 @dataclass(frozen=True)
 class CellRequest:
-    """One cell to measure: a backend at a precision and batch size, with the files it needs."""
+    """One cell to measure: a backend's variant at a precision and batch size, with the files it needs."""
 
     backend: Backend
     precision: str
     batch_size: int
-    artifacts: dict[str, str]  # role -> path: "pth", "onnx", "onnx_fp16", "engine", "torch2trt"
+    artifacts: dict[str, str]  # role -> path: "pth", "onnx", "onnx_fp16", "engine_dir", "torch2trt_dir"
     architecture: str
     num_classes: int
     image_size: int
     threads: int
+    variant: str = ""  # "" means the backend's default variant
+    machine: str = "local"
     allow_tf32: bool = False
     workspace_mb: int = 4096
-    cache_dir: str | None = None  # engine and timing caches (ONNX Runtime's TensorRT provider)
+    cache_dir: str | None = None  # this machine's caches: ONNX Runtime TensorRT engines, inductor's compiled kernels
 
     @property
     def input_shape(self) -> tuple[int, int, int, int]:
         return (self.batch_size, 3, self.image_size, self.image_size)
+
+    @property
+    def variant_name(self) -> str:
+        return self.variant or self.backend.default_variant
 
 
 @dataclass
@@ -54,7 +60,13 @@ class Loaded:
     input_dtype: np.dtype
     resident: Resident | None = None  # GPU backends only
     details: dict = field(default_factory=dict)  # provider actually used, options, how fp16 was made...
-    after_timing: Callable[[], dict] | None = None  # checks that need the timed session to be finished
+    # Work done once with the cell's real batch before anything is timed: torch.compile's compilation,
+    # a CUDA graph's capture. The runner times it as the cell's prepare_s.
+    prepare: Callable[[np.ndarray], None] | None = None
+    # The end-to-end step to time for a batch, where it is not one `infer` call: OpenVINO's throughput
+    # hint keeps `batches_per_step` requests in flight.
+    make_step: Callable[[np.ndarray], Callable[[], object]] | None = None
+    batches_per_step: int = 1
 
 
 @contextlib.contextmanager
@@ -74,3 +86,21 @@ def captured_stderr() -> Iterator[list[str]]:
             lines.extend(line for line in text.splitlines() if line.strip())
             if text:
                 os.write(2, text.encode())  # keep it in the job's log as well
+
+
+BUILD_RECORD = "build.json"  # in every build folder: what was built, or why nothing was
+
+
+def read_build(folder: str) -> dict:
+    """A build folder's record; a build that could not run on its machine skips the cell with its reason."""
+    from infbench.artifacts import read_json
+    from infbench.errors import ArtifactError, BackendUnavailable
+
+    path = os.path.join(folder, BUILD_RECORD)
+    try:
+        build = read_json(path)
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"{path}: not a readable build record ({exc})") from exc
+    if build.get("status") == "skipped":
+        raise BackendUnavailable(build["reason"])
+    return build

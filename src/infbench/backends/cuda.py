@@ -75,33 +75,29 @@ class EventTimer:
         return [a.elapsed_time(b) for a, b in zip(self._start, self._stop)]
 
 
-def torch_module_calls(module):
-    """Host-to-host inference and device-resident runs of a torch module on CUDA tensors.
+def module_resident(run, to_input) -> Resident:
+    """Device-resident runs of a torch callable on CUDA tensors (PyTorch's variants, torch2trt's module).
 
-    Shared by PyTorch eager and torch2trt, whose modules both take and return CUDA tensors.
+    `to_input` puts a host tensor on the GPU in the dtype and memory format `run` takes, once, at bind.
     """
     import numpy as np
     import torch
 
     bound: dict = {}
 
-    def infer(x: np.ndarray) -> np.ndarray:
-        return module(torch.from_numpy(x).cuda()).cpu().numpy()
-
     def bind(x: np.ndarray) -> None:
-        bound["x"] = torch.from_numpy(x).cuda()
+        bound["x"] = to_input(torch.from_numpy(x))
 
     def step() -> None:
-        bound["y"] = module(bound["x"])
+        bound["y"] = run(bound["x"])
 
-    resident = Resident(
+    return Resident(
         bind=bind,
         step=step,
         sync=torch.cuda.synchronize,
-        output=lambda: bound["y"].cpu().numpy(),
+        output=lambda: bound["y"].float().cpu().numpy(),
         timer=lambda: EventTimer(torch.cuda.current_stream()),
     )
-    return infer, resident
 
 
 class DeviceMemory:

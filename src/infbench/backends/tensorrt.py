@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from infbench.artifacts import atomic_path
-from infbench.backends.base import CellRequest, Loaded, Resident
+from infbench.backends.base import CellRequest, Loaded, Resident, read_build
 from infbench.errors import ArtifactError, BenchError
 from infbench.hardware import no_gpu_reason
 from infbench.versions import installed_version
@@ -45,7 +45,19 @@ def missing() -> str | None:
     return "; ".join(reasons) or None
 
 
+# The variants' builder optimisation level (how long the builder searches tactics) and whether
+# execute_async_v3 is replayed from a CUDA graph.
+VARIANTS = {"default": (3, False), "cuda_graph": (3, True), "level5_cuda_graph": (5, True)}
+ENGINE_FILE = "engine.trt"
+
+
+def builder_level(variant: str) -> int:
+    return VARIANTS[variant][0]
+
+
 def unavailable_reason(request: CellRequest) -> str | None:
+    if request.precision == "bf16":
+        return "bf16 engines are not built by this workflow (fp32 and fp16 only)"
     return missing()
 
 
@@ -71,16 +83,17 @@ def _set_fp16(trt, config, onnx_is_fp16: bool) -> str:
 
 def build_engine(
     onnx_path: str,
-    engine_path: str,
+    folder: str,
     precision: str,
     batch_size: int,
     image_size: int,
     workspace_mb: int,
     allow_tf32: bool,
     onnx_is_fp16: bool,
+    level: int,
     log,
 ) -> dict:
-    """Build and serialize an engine for one precision and batch size; return what the record needs."""
+    """Build and serialize an engine for one precision, batch size and builder level into `folder`."""
     import tensorrt as trt
 
     logger = trt.Logger(trt.Logger.WARNING)
@@ -92,6 +105,7 @@ def build_engine(
         raise ArtifactError(f"{onnx_path}: TensorRT {trt.__version__} cannot parse it ({errors})")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_mb << 20)
+    config.builder_optimization_level = level
     if not allow_tf32:
         config.clear_flag(trt.BuilderFlag.TF32)
     fp16_method = _set_fp16(trt, config, onnx_is_fp16) if precision == "fp16" else None
@@ -99,17 +113,23 @@ def build_engine(
     profile = builder.create_optimization_profile()
     profile.set_shape(network.get_input(0).name, shape, shape, shape)
     config.add_optimization_profile(profile)
-    log.info("building a TensorRT %s engine (%s, batch %d); this can take minutes", trt.__version__, precision, batch_size)
+    log.info(
+        "building a TensorRT %s engine (%s, batch %d, builder level %d); this can take minutes",
+        trt.__version__, precision, batch_size, level,
+    )
     start = time.perf_counter()
     plan = builder.build_serialized_network(network, config)
     seconds = time.perf_counter() - start
     if plan is None:
         raise BenchError(f"TensorRT {trt.__version__} could not build an engine from {onnx_path} (its log says why)")
+    engine_path = Path(folder) / ENGINE_FILE
     with atomic_path(engine_path) as tmp:
         Path(tmp).write_bytes(bytes(plan))
     log.info("built %s in %.1f s (%.1f MB)", engine_path, seconds, plan.nbytes / 2**20)
     return {
+        "status": "built",
         "tensorrt": trt.__version__,
+        "builder_optimization_level": level,
         "build_seconds": round(seconds, 3),
         "engine_bytes": int(plan.nbytes),
         "precision": precision,
@@ -125,10 +145,12 @@ def build_engine(
 def load(request: CellRequest) -> Loaded:
     from infbench.backends import cuda
 
+    folder = request.artifacts["engine_dir"]
+    build = read_build(folder)
     torch = cuda.require_cuda()
     import tensorrt as trt
 
-    path = request.artifacts["engine"]
+    path = f"{folder}/{ENGINE_FILE}"
     logger = trt.Logger(trt.Logger.WARNING)
     runtime = trt.Runtime(logger)
     engine = runtime.deserialize_cuda_engine(Path(path).read_bytes())
@@ -150,10 +172,15 @@ def load(request: CellRequest) -> Loaded:
     context.set_tensor_address(inputs[0], x_gpu.data_ptr())
     context.set_tensor_address(outputs[0], y_gpu.data_ptr())
     stream = torch.cuda.Stream()
+    graphed = VARIANTS[request.variant_name][1]
+    graph: dict = {}
 
-    def step() -> None:
+    def enqueue() -> None:
         if not context.execute_async_v3(stream.cuda_stream):
             raise RuntimeError("TensorRT execute_async_v3 failed")
+
+    def step() -> None:
+        graph["graph"].replay() if graphed else enqueue()
 
     def bind(x: np.ndarray) -> None:
         with torch.cuda.stream(stream):
@@ -161,17 +188,30 @@ def load(request: CellRequest) -> Loaded:
 
     def output() -> np.ndarray:
         with torch.cuda.stream(stream):
-            return y_gpu.cpu().numpy()
+            return y_gpu.float().cpu().numpy()
 
     def infer(x: np.ndarray) -> np.ndarray:
         bind(x)
         step()
         return output()
 
+    def capture(x: np.ndarray) -> None:
+        """Record execute_async_v3 once as a CUDA graph; replays then run the engine without launching each kernel."""
+        bind(x)
+        enqueue()  # TensorRT's documentation: one enqueue before capture, so that deferred set-up is not captured
+        stream.synchronize()
+        graph["graph"] = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph["graph"], stream=stream):
+            enqueue()
+        stream.synchronize()
+
     details = {
         "engine": path,
         "tensorrt": trt.__version__,
+        "builder_optimization_level": build.get("builder_optimization_level"),
+        "cuda_graph": graphed,
+        "engine_build_s": build["build_seconds"],
         "io": {n: {"dtype": dtypes[n].name, "mode": "input" if n in inputs else "output"} for n in names},
     }
     resident = Resident(bind=bind, step=step, sync=stream.synchronize, output=output, timer=lambda: cuda.EventTimer(stream))
-    return Loaded(infer, dtypes[inputs[0]], resident, details)
+    return Loaded(infer, dtypes[inputs[0]], resident, details, prepare=capture if graphed else None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from infbench.artifacts import atomic_path
-from infbench.backends.base import CellRequest, Loaded
+from infbench.backends.base import CellRequest, Loaded, read_build
 from infbench.backends.tensorrt import major_version
 from infbench.errors import ArtifactError, first_line
 from infbench.hardware import no_gpu_reason
@@ -28,11 +28,16 @@ def missing() -> str | None:
 
 
 def unavailable_reason(request: CellRequest) -> str | None:
+    if request.precision == "bf16":
+        return "bf16 not supported by torch2trt (it converts in fp32 or, with fp16_mode, fp16)"
     return missing()
 
 
-def build_module(request: CellRequest, example: np.ndarray, out_path: str, log) -> dict:
-    """Convert the trained model with torch2trt for one precision and batch size; save its state_dict."""
+MODULE_FILE = "module.pth"
+
+
+def build_module(request: CellRequest, example: np.ndarray, folder: str, log) -> dict:
+    """Convert the trained model with torch2trt for one precision and batch size; save its state_dict in `folder`."""
     import time
 
     from infbench.backends import cuda
@@ -57,11 +62,12 @@ def build_module(request: CellRequest, example: np.ndarray, out_path: str, log) 
             max_batch_size=request.batch_size,
         )
     seconds = time.perf_counter() - start
-    with atomic_path(out_path) as tmp:
+    with atomic_path(f"{folder}/{MODULE_FILE}") as tmp:
         torch.save(module.state_dict(), tmp)
     import tensorrt
 
     return {
+        "status": "built",
         "torch2trt": installed_version("torch2trt"),
         "tensorrt": tensorrt.__version__,
         "build_seconds": round(seconds, 3),
@@ -75,17 +81,31 @@ def build_module(request: CellRequest, example: np.ndarray, out_path: str, log) 
 def load(request: CellRequest) -> Loaded:
     from infbench.backends import cuda
 
+    build = read_build(request.artifacts["torch2trt_dir"])
     torch = cuda.require_cuda()  # the runner has set NVIDIA_TF32_OVERRIDE=0 unless TF32 is allowed
     from torch2trt import TRTModule
 
-    path = request.artifacts["torch2trt"]
+    path = f"{request.artifacts['torch2trt_dir']}/{MODULE_FILE}"
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
         module = TRTModule()
         module.load_state_dict(state)
     except Exception as exc:
         raise ArtifactError(f"{path}: torch2trt cannot load it ({first_line(exc)})") from exc
-    torch.set_grad_enabled(False)
-    infer, resident = cuda.torch_module_calls(module)
-    details = {"module": path, "tf32": "allowed" if request.allow_tf32 else "disabled with NVIDIA_TF32_OVERRIDE=0"}
-    return Loaded(infer, np.dtype(np.float32), resident, details)
+
+    def to_input(x):
+        return x.to(device="cuda", dtype=torch.float32)
+
+    def run(x):
+        with torch.inference_mode():
+            return module(to_input(x))
+
+    def infer(x: np.ndarray) -> np.ndarray:
+        return run(torch.from_numpy(x)).float().cpu().numpy()
+
+    details = {
+        "module": path,
+        "tf32": "allowed" if request.allow_tf32 else "disabled with NVIDIA_TF32_OVERRIDE=0",
+        "engine_build_s": build["build_seconds"],
+    }
+    return Loaded(infer, np.dtype(np.float32), cuda.module_resident(run, to_input), details)

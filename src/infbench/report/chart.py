@@ -1,0 +1,67 @@
+"""The chart people read first: latency and throughput against batch size, one line per runtime and variant."""
+
+from __future__ import annotations
+
+from infbench.records import OK
+from infbench.report.rows import best_mode, machines_in, mean_ms, throughput
+
+LINESTYLES = {"fp32": "-", "fp16": "--", "bf16": ":"}
+MARKERS = "osD^v<>ph*"
+
+
+def lines(rows: list[dict]) -> dict[tuple, list[tuple[int, float, float]]]:
+    """(machine, runtime, variant label, precision) -> [(batch, latency ms, images/s)], measured cells only."""
+    found: dict[tuple, list[tuple[int, float, float]]] = {}
+    for row in rows:
+        if row["status"] != OK:
+            continue
+        mode = best_mode(row)
+        key = (row["machine"], row["runtime"], row["variant_label"], row["precision"])
+        found.setdefault(key, []).append((row["batch_size"], mean_ms(row, mode), throughput(row, mode)))
+    return {key: sorted(points) for key, points in found.items()}
+
+
+def plot(rows: list[dict], png_path, svg_path) -> None:
+    """Two panels, log-log: mean latency per call and images per second, against batch size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.fonttype"] = "none"  # keep labels as text in the SVG
+    series = lines(rows)
+    machines = machines_in(rows)
+    fig, (latency_ax, throughput_ax) = plt.subplots(1, 2, figsize=(13, 5.5))
+    if series:
+        runtimes = sorted({(key[1], key[2]) for key in series})
+        colors = plt.get_cmap("tab20" if len(runtimes) > 10 else "tab10")
+        for key, points in series.items():
+            machine, runtime, variant, precision = key
+            label = f"{runtime}: {variant}, {precision}" + (f" ({machine})" if len(machines) > 1 else "")
+            style = {
+                "color": colors(runtimes.index((runtime, variant)) % colors.N),
+                "linestyle": LINESTYLES.get(precision, "-"),
+                "marker": MARKERS[machines.index(machine) % len(MARKERS)],
+                "label": label,
+            }
+            batches = [p[0] for p in points]
+            latency_ax.plot(batches, [p[1] for p in points], **style)
+            throughput_ax.plot(batches, [p[2] for p in points], **style)
+        for ax in (latency_ax, throughput_ax):
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ax.set_xlabel("batch size")
+            ax.grid(True, which="both", alpha=0.3)
+        throughput_ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    else:
+        for ax in (latency_ax, throughput_ax):
+            ax.text(0.5, 0.5, "no cell was measured", ha="center", va="center", transform=ax.transAxes)
+    latency_ax.set_ylabel("mean latency per call (ms)")
+    latency_ax.set_title("Latency (lower is better)")
+    throughput_ax.set_ylabel("images per second")
+    throughput_ax.set_title("Throughput (higher is better)")
+    fig.suptitle("Device-resident timing on GPUs, end to end on CPUs; solid fp32, dashed fp16, dotted bf16", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=110, format="png", bbox_inches="tight")
+    fig.savefig(svg_path, format="svg", bbox_inches="tight")
+    plt.close(fig)
