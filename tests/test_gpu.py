@@ -1,4 +1,4 @@
-"""The GPU cells on a real GPU. Skipped where there is none (CI); run on the lent H200."""
+"""The GPU cells and their variants on a real GPU. Skipped where there is none (CI); run on the lent H200."""
 
 import numpy as np
 import pytest
@@ -14,7 +14,8 @@ from infbench.parity import Tolerance  # noqa: E402
 from infbench.runner import run_cell  # noqa: E402
 
 SIZE, CLASSES = 64, 10
-TOLERANCES = {"fp32": Tolerance(1e-4, 0.99999, 0.98), "fp16": Tolerance(0.02, 0.999, 0.9)}
+TOLERANCES = {"fp32": Tolerance(1e-4, 0.99999, 0.98, 0.0), "fp16": Tolerance(0.02, 0.999, 0.9, 0.0),
+              "bf16": Tolerance(0.1, 0.99, 0.9, 0.0)}
 WARMUP = WarmupPolicy(mode="fixed", iterations=5)
 
 
@@ -24,16 +25,16 @@ def artifacts(tmp_path_factory):
     return root, make_artifacts(root, SIZE, CLASSES, n_images=16, fp16=True)
 
 
-def _run(backend, artifacts, precision="fp32", batch=4):
+def _run(backend, artifacts, precision="fp32", batch=4, variant=""):
     root, eval_set = artifacts
     files = {"pth": str(root / "model_weights.pth"), "onnx": str(root / "onnx_model.onnx"),
              "onnx_fp16": str(root / "onnx_model_fp16.onnx")}
-    request = CellRequest(BACKENDS[backend], precision, batch, files, "resnet18", CLASSES, SIZE, threads=4,
-                          cache_dir=str(root / f"ort-trt-{precision}-{batch}"))
+    request = CellRequest(BACKENDS[backend], precision, batch, files, "resnet18", CLASSES, SIZE, threads=4, variant=variant,
+                          cache_dir=str(root / "cache"))
     return run_cell(request, eval_set, 20, WARMUP, TOLERANCES[precision], 0.5)
 
 
-def _check_gpu_record(record, batch):
+def _check_gpu_record(record):
     assert record["status"] == "ok", record["reason"]
     resident = record["timing"]["device_resident"]
     host, events = resident["host_ms"], resident["device_ms"]
@@ -46,23 +47,37 @@ def _check_gpu_record(record, batch):
     assert record["parity"]["passed"]
 
 
-@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+@pytest.mark.parametrize("variant", ["eager", "channels_last"])
+@pytest.mark.parametrize("precision", ["fp32", "fp16", "bf16"])
 @pytest.mark.parametrize("batch", [1, 8])
-def test_pytorch_cuda(artifacts, precision, batch):
-    record = _run("pytorch_cuda", artifacts, precision, batch)
-    _check_gpu_record(record, batch)
+def test_pytorch_cuda(artifacts, variant, precision, batch):
+    record = _run("pytorch_cuda", artifacts, precision, batch, variant)
+    _check_gpu_record(record)
     assert record["settings"]["tf32"]["cudnn.allow_tf32"] is False
+    assert record["settings"]["cudnn.benchmark"] is (variant != "eager")
 
 
-@pytest.mark.parametrize("precision", ["fp32", "fp16"])
-def test_onnxruntime_cuda_runs_on_the_cuda_provider(artifacts, precision):
+def test_torch_compile_with_cuda_graphs(artifacts):
+    record = _run("pytorch_cuda", artifacts, "fp16", 8, "compile_cudagraphs")
+    _check_gpu_record(record)
+    assert record["settings"]["torch.compile"]["mode"] == "reduce-overhead"
+    assert record["cold_start"]["prepare_s"] > 0
+
+
+@pytest.mark.parametrize("variant, precision", [("default", "fp32"), ("default", "fp16"), ("nhwc", "fp16"),
+                                                ("cuda_graph", "fp32"), ("nhwc_cuda_graph", "fp16")])
+def test_onnxruntime_cuda_runs_on_the_cuda_provider(artifacts, variant, precision):
     ort = pytest.importorskip("onnxruntime")
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         pytest.skip("onnxruntime has no CUDA provider here")
-    record = _run("onnxruntime_cuda", artifacts, precision)
-    _check_gpu_record(record, 4)
+    record = _run("onnxruntime_cuda", artifacts, precision, variant=variant)
+    _check_gpu_record(record)
     assert record["settings"]["session_providers"][0] == "CUDAExecutionProvider"
     assert record["settings"]["node_placement"]["CUDAExecutionProvider"] > 10
+    options = record["settings"]["provider_options"]["cuda"]
+    assert options["cudnn_conv_algo_search"] == "EXHAUSTIVE"
+    assert options["prefer_nhwc"] == int("nhwc" in variant) and options["enable_cuda_graph"] == int("graph" in variant)
+    assert record["settings"]["cuda_graph"] is ("graph" in variant)
 
 
 def test_onnxruntime_tensorrt_never_reports_a_fallback_as_tensorrt(artifacts):
@@ -74,8 +89,14 @@ def test_onnxruntime_tensorrt_never_reports_a_fallback_as_tensorrt(artifacts):
         assert "TensorrtExecutionProvider did not load" in record["reason"]
         assert "timing" not in record
     else:
-        _check_gpu_record(record, 4)
+        _check_gpu_record(record)
         assert record["settings"]["node_placement"]["TensorrtExecutionProvider"] >= 1
+
+
+def test_running_out_of_gpu_memory_is_that_cells_error(artifacts):
+    record = _run("pytorch_cuda", artifacts, "fp32", 2**17)  # activations of about a terabyte
+    assert record["status"] == "error" and "timing" not in record
+    assert record["reason"].startswith("OutOfMemoryError: CUDA out of memory")
 
 
 def test_event_timer_measures_device_work():
@@ -83,9 +104,10 @@ def test_event_timer_measures_device_work():
 
     stream = torch.cuda.Stream()
     a = torch.randn(2048, 2048, device="cuda")
-    timer = EventTimer(3, stream)
+    timer = EventTimer(stream)
     with torch.cuda.stream(stream):
         for i, n in enumerate((1, 4, 16)):
+            timer.prepare(i)
             timer.start(i)
             for _ in range(n):
                 a @ a
