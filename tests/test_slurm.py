@@ -93,8 +93,12 @@ def test_every_job_went_through_slurm_to_its_machines_partition(slurm_run):
     for machine in PARTITIONS:
         for rule, variant in (("time_pytorch_cpu", "eager"), ("time_onnxruntime_cpu", "default"), ("time_pytorch_cuda", "eager")):
             assert list((logs / f"rule_{rule}" / f"{machine}_{variant}_fp32_1").glob("*.log")), (rule, machine)
-    allocations = (state / "log" / "slurmctld.log").read_text()
-    assert allocations.count("Partition=cpu_b") >= 3 and allocations.count("Partition=cpu_a") >= 3
+    # What SLURM told each measuring job: its job id and its machine's partition.
+    for record in (workdir / "results" / "records").rglob("*.json"):
+        machine = record.relative_to(workdir / "results" / "records").parts[0]
+        slurm = read_json(record)["host"]["slurm"]
+        assert slurm["partition"] == machine and int(slurm["job_id"]) > 0, (record, slurm)
+        assert f"JobId={slurm['job_id']} " in (state / "log" / "slurmctld.log").read_text()
 
 
 def test_each_machines_records_and_the_comparison_hold_both_partitions(slurm_run):

@@ -27,6 +27,9 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+SLURM_VARIABLES = {"job_id": "SLURM_JOB_ID", "partition": "SLURM_JOB_PARTITION", "node": "SLURMD_NODENAME"}
+
+
 def host() -> dict:
     """The computer a record was measured on, as it reports itself."""
     try:
@@ -36,7 +39,7 @@ def host() -> dict:
         memory_gb = round(psutil.virtual_memory().total / 2**30, 1)
     except ImportError:
         physical, memory_gb = None, None
-    return {
+    info = {
         "cpu": cpu_model(),
         "logical_cpus": os.cpu_count(),
         "usable_cpus": usable_cpus(),
@@ -46,6 +49,11 @@ def host() -> dict:
         "python": platform.python_version(),
         "hostname": platform.node(),
     }
+    # Where a cluster ran the job: SLURM's own word for job, partition and node.
+    slurm = {key: os.environ[var] for key, var in SLURM_VARIABLES.items() if var in os.environ}
+    if slurm:
+        info["slurm"] = slurm
+    return info
 
 
 _SMI_FIELDS = (

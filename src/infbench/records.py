@@ -9,6 +9,7 @@ from infbench.artifacts import read_json
 from infbench.backends.base import CellRequest
 from infbench.catalog import BACKENDS
 from infbench.cells import Cell
+from infbench.envinfo import host
 
 SCHEMA_VERSION = 2  # 2: machine and variant are part of a cell's identity
 OK, SKIPPED, MISMATCH, ERROR = "ok", "skipped", "mismatch", "error"
@@ -55,6 +56,7 @@ def error_record(cell: Cell, reason: str) -> dict:
         "provider": b.provider or None,
         "status": ERROR,
         "reason": reason,
+        "host": host(),
         "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
 

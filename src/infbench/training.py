@@ -34,6 +34,7 @@ class AllSettings:
     max_images: int | None
     epochs: int  # passes over the training images
     learning_rate: float
+    batch_size: int = 64
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,8 @@ def _train_all(model, manifest, train, settings, device, history) -> None:
     images = _to_model(load_images([p for p, _ in train], settings.image_size), device)
     labels = torch.tensor(_labels(train, manifest["classes"]), device=device)
     epochs = settings.all.epochs
-    steps = epochs * -(-len(images) // settings.batch_size)
+    batch_size = settings.all.batch_size
+    steps = epochs * -(-len(images) // batch_size)
     optimizer = torch.optim.SGD(model.parameters(), lr=settings.all.learning_rate, momentum=0.9, weight_decay=5e-4, nesterov=True)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings.all.learning_rate, total_steps=steps, pct_start=0.15)
     generator = torch.Generator(device="cpu").manual_seed(settings.seed)
@@ -227,7 +229,7 @@ def _train_all(model, manifest, train, settings, device, history) -> None:
         order = torch.randperm(len(images), generator=generator).to(device)
         progress = Progress(f"epoch {epoch}/{epochs}, images", len(order))
         total_loss, correct, done = 0.0, 0, 0
-        for idx in _batches(order, settings.batch_size):
+        for idx in _batches(order, batch_size):
             x = _shifted(images[idx], generator, max_shift).contiguous(memory_format=torch.channels_last)
             logits = model(x)
             loss = torch.nn.functional.cross_entropy(logits, labels[idx])
