@@ -73,8 +73,12 @@ def bare_pytorch(request: CellRequest, batch: np.ndarray):
         model = torch.compile(model, mode=COMPILE_MODES[request.variant_name], dynamic=False)
     x = torch.from_numpy(batch).to(device).to(dtype=torch.float32 if cpu_bf16 else dtype, memory_format=fmt)
 
+    # Inductor's CUDA graphs need no_grad: under inference_mode they return wrong outputs (PyTorch issue 135892).
+    grad_mode = torch.no_grad if device == "cuda" and request.variant_name in ("compile_cudagraphs", "compile_max_autotune") \
+        else torch.inference_mode
+
     def step():
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu_bf16):
+        with grad_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu_bf16):
             return model(x)
 
     for _ in range(3):  # compile, record

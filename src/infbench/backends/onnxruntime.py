@@ -193,7 +193,12 @@ def load(request: CellRequest) -> Loaded:
     input_dtype = np.dtype(np.float16 if "float16" in input_meta.type else np.float32)
     output_dtype = np.dtype(np.float16 if "float16" in output_meta.type else np.float32)
 
-    example = {input_meta.name: np.zeros(request.input_shape, dtype=input_dtype)}  # placement only, never timed
+    # Placement only, never timed. Which provider runs which node does not depend on the batch, and
+    # one image is checked (seen on the H200: a separately profiled session at batch 256 reported
+    # every node on the CPU while the cell's own session ran on the GPU); the TensorRT provider's
+    # engine is built for the cell's batch alone, so it is checked at that batch.
+    placement_batch = request.batch_size if provider == TENSORRT else 1
+    example = {input_meta.name: np.zeros((placement_batch, *request.input_shape[1:]), dtype=input_dtype)}
     placement_providers, _ = _providers(request, stream_handle, "input", graph=False)
     placement = _node_placement(ort, path, request, placement_providers, example)
     details["node_placement"] = placement

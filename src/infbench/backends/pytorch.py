@@ -1,6 +1,7 @@
 """PyTorch from model_weights.pth, on the CPU or a CUDA device: eager, channels-last and torch.compile variants.
 
-Every call runs under torch.inference_mode(). Compiled variants compile once, with the cell's real
+Every call runs under torch.inference_mode() (torch.no_grad() where inductor captures CUDA graphs,
+which give wrong outputs under inference mode). Compiled variants compile once, with the cell's real
 batch, before anything is timed (the record's prepare_s); inductor keeps its caches under the
 machine's cache folder, so that a rerun does not compile from scratch.
 """
@@ -66,6 +67,10 @@ def load(request: CellRequest) -> Loaded:
         details["cudnn.benchmark"] = torch.backends.cudnn.benchmark
         if request.precision == "bf16" and torch.cuda.get_device_capability() < GPU_BF16_MIN_CAPABILITY:
             raise BackendUnavailable(f"bf16 needs compute capability 8.0 or newer; this GPU has {torch.cuda.get_device_capability()}")
+    class _Float(torch.nn.Module):
+        def forward(self, x):
+            return x.float()
+
     device = torch.device(request.backend.device)
     model = load_trained(request.artifacts["pth"], request.architecture, request.num_classes).to(device)
     memory_format = torch.contiguous_format if variant == "eager" else torch.channels_last
@@ -86,15 +91,21 @@ def load(request: CellRequest) -> Loaded:
     module = model
     if variant in COMPILE_MODES:
         mode = COMPILE_MODES[variant]
-        module = torch.compile(model, mode=None if mode == "default" else mode, dynamic=False)
+        # The cast to fp32 happens inside the compiled graph: read by an eager kernel after the
+        # call, a CUDA graph's fp16 output buffer gave wrong values on the H200 (caught by parity).
+        module = torch.compile(torch.nn.Sequential(model, _Float()), mode=None if mode == "default" else mode, dynamic=False)
         details["torch.compile"] = {"mode": mode, "backend": "inductor", "dynamic": False}
     cudagraphs = on_gpu and variant in ("compile_cudagraphs", "compile_max_autotune")
+    # Inductor's CUDA graphs run under no_grad: inference mode and CUDA graph trees have open
+    # correctness issues together (PyTorch issue 135892).
+    grad_mode = torch.no_grad if cudagraphs else torch.inference_mode
+    details["grad_mode"] = grad_mode.__name__
 
     def to_input(x):
         return x.to(device=device, dtype=dtype, memory_format=memory_format)  # no copy where it already is
 
     def run(x):
-        with torch.inference_mode(), autocast():
+        with grad_mode(), autocast():
             if cudagraphs:
                 torch.compiler.cudagraph_mark_step_begin()  # the previous call's outputs may be overwritten
             return module(to_input(x))

@@ -1,0 +1,49 @@
+"""Training: the classifier on a frozen backbone (the CPU default) and every layer (the GPU default)."""
+
+import pytest
+import torch
+import torchvision
+
+from infbench.data import write_digits
+from infbench.training import AllSettings, HeadSettings, TrainSettings, scale_residual_branches, train
+
+SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    return write_digits(tmp_path_factory.mktemp("digits"), SIZE, 0.2, 0)
+
+
+def _settings(trainable, **all_settings):
+    return TrainSettings("resnet18", SIZE, trainable, 32, 128, "cpu", 0, 2, HeadSettings(200, 30, 0.01, 0.1, 0.3),
+                         AllSettings(**{"max_images": 400, "epochs": 5, "learning_rate": 0.02, "batch_size": 64, **all_settings}))
+
+
+@pytest.mark.parametrize("architecture, blocks", [("resnet18", 8), ("resnet50", 16)])
+def test_every_residual_branch_is_scaled(architecture, blocks):
+    model = torchvision.models.get_model(architecture, num_classes=10)
+    last = [m.bn3 if hasattr(m, "bn3") else m.bn2 for m in model.modules() if hasattr(m, "downsample")]
+    before = [bn.weight.clone() for bn in last]
+    assert scale_residual_branches(model, 0.3) == blocks
+    assert all(torch.allclose(bn.weight, 0.3 * w) for bn, w in zip(last, before))
+
+
+def test_the_classifier_alone_learns_on_the_frozen_backbone(digits):
+    model, summary = train(digits, _settings("head"))
+    assert summary["trainable"] == "head" and summary["train_images"] == 200 and summary["val_images"] == 128
+    losses = [e["loss"] for e in summary["history"]["head_epochs"]]
+    assert len(losses) == 30 and losses[-1] < losses[0] / 4
+    assert summary["val_top1"] > 0.7  # ten classes: chance is 0.1
+    assert summary["history"]["scaled_residual_branches"] == 8 and summary["history"]["batchnorm_calibration_images"] == 128
+    assert not model.training and next(model.parameters()).device.type == "cpu"
+
+
+def test_every_layer_learns_from_a_fresh_classifier(digits):
+    model, summary = train(digits, _settings("all"))
+    assert summary["trainable"] == "all" and "head_epochs" not in summary["history"]
+    losses = [e["loss"] for e in summary["history"]["all_epochs"]]
+    assert len(losses) == 5 and losses[-1] < losses[0]
+    assert summary["val_top1"] > 0.7
+    # Started from PyTorch's initialisation, the classifier's weights stay small (fp16 keeps its answers).
+    assert float(model.fc.weight.detach().abs().max()) < 1.0
