@@ -87,9 +87,8 @@ def bare_pytorch(request: CellRequest, batch: np.ndarray):
 
 
 def bare_onnxruntime(request: CellRequest, batch: np.ndarray):
-    import torch  # loads the CUDA libraries first
-
     import onnxruntime as ort
+    import torch  # loads the CUDA libraries first
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = request.threads

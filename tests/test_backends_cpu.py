@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 import torch
-
 from conftest import make_artifacts
+
 from infbench.backends.base import CellRequest
 from infbench.catalog import BACKENDS
 from infbench.errors import ArtifactError
-from infbench.hardware import no_cpu_bf16_reason
 from infbench.export import check_with_onnxruntime, export_onnx
+from infbench.hardware import no_cpu_bf16_reason
 from infbench.harness import WarmupPolicy
 from infbench.models import load_trained
 from infbench.parity import Tolerance

@@ -2,8 +2,8 @@ import copy
 
 import pytest
 import yaml
-
 from conftest import REPO
+
 from infbench.config import validate_config
 from infbench.errors import ConfigError
 

@@ -7,6 +7,7 @@ torch = pytest.importorskip("torch")
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
 from conftest import make_artifacts  # noqa: E402
+
 from infbench.backends.base import CellRequest  # noqa: E402
 from infbench.catalog import BACKENDS  # noqa: E402
 from infbench.harness import WarmupPolicy  # noqa: E402

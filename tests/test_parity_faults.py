@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 import yaml
-
 from conftest import REPO
+
 from infbench.data import MEAN, STD, load_images, write_digits
 from infbench.parity import Tolerance, compare
 from infbench.training import AllSettings, HeadSettings, TrainSettings, train

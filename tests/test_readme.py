@@ -1,5 +1,6 @@
 """Every snakemake command the README shows works as written (as a dry run where a real run is long)."""
 
+import os
 import re
 import shlex
 import subprocess
@@ -7,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 
 README = (REPO / "README.md").read_text()
@@ -54,24 +54,39 @@ def test_the_readme_shows_the_commands_a_user_needs():
 
 @pytest.fixture(scope="module")
 def readme_workdir(tmp_path_factory, finished_workflow):
-    """A finished workflow, with the repository's docs and profiles where the README's paths expect them."""
+    """A finished workflow, with the repository's docs, profiles and example configs where the README's paths expect them."""
     import shutil
 
     workdir = tmp_path_factory.mktemp("readme")
     shutil.copytree(finished_workflow, workdir, symlinks=True, dirs_exist_ok=True)
     for name in ("docs", "profiles"):
         (workdir / name).symlink_to(REPO / name)
+    for example in (REPO / "config").glob("*.example.yaml"):
+        shutil.copy(example, workdir / "config" / example.name)
     return workdir
 
 
+@pytest.fixture(scope="module")
+def slurm_executor(tmp_path_factory) -> Path:
+    """The SLURM executor plugin as requirements-slurm.txt pins it, for the commands that use profiles/slurm."""
+    target = tmp_path_factory.mktemp("slurm-plugin")
+    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
+           "-r", str(REPO / "requirements-slurm.txt")]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+    return target
+
+
 @pytest.mark.parametrize("command, expected_error", readme_commands())
-def test_readme_command_works_as_written(readme_workdir, command, expected_error):
+def test_readme_command_works_as_written(readme_workdir, request, command, expected_error):
     argv = shlex.split(command)
     args = argv[1:]
     if not _LONG_RUN_FLAGS & set(args):
         args.append("-n")  # a real run is what the quick start and CI do; here the plan must build
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), *args]
-    result = subprocess.run(cmd, cwd=readme_workdir, capture_output=True, text=True, timeout=300)
+    env = dict(os.environ)
+    if "profiles/slurm" in command:
+        env["PYTHONPATH"] = str(request.getfixturevalue("slurm_executor"))
+    result = subprocess.run(cmd, cwd=readme_workdir, capture_output=True, text=True, timeout=300, env=env)
     output = result.stdout + result.stderr
     if expected_error:
         assert result.returncode != 0 and expected_error in output, output[-2000:]

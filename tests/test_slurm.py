@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, TINY_CONFIG, snakemake, write_config
+
 from infbench.artifacts import read_json
 
 spec = importlib.util.spec_from_file_location("slurm_local", REPO / "tools" / "slurm_local.py")

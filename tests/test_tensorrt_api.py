@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
+
 from infbench.backends import tensorrt as trt_backend
 
 sys.path.insert(0, str(REPO / "tools"))

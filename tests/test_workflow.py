@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, TINY_CONFIG, copy_code, snakemake, write_config
+
 from infbench.catalog import BACKENDS
 from infbench.records import load_records
 
@@ -184,11 +184,6 @@ def test_editing_a_module_reruns_exactly_the_rules_whose_scripts_import_it(own_c
     # Undone, the edit reruns nothing: Snakemake compares the files' contents, not only their times.
     again = snakemake(workdir, "-n", "--cores", "1", "results/table.md", repo=code)
     assert "Nothing to be done" in again.stdout + again.stderr
-
-
-def test_lint_is_clean():
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
 @pytest.mark.parametrize(

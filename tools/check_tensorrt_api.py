@@ -155,7 +155,7 @@ def main() -> int:
     parser.add_argument("--wheels", type=Path, default=Path.home() / ".cache" / "infbench" / "tensorrt-bindings")
     args = parser.parse_args()
     failed = False
-    for major, result in check(args.wheels).items():
+    for result in check(args.wheels).values():
         missing = ", ".join(".".join(m) for m in result["missing"]) or "none"
         print(f"TensorRT {result['version']}: {result['checked']} names checked, missing: {missing}")
         failed |= bool(result["missing"])

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -65,13 +66,13 @@ class MeasurePolicy:
             raise ValueError("iterations and min_iterations must be at least 1")
 
     @classmethod
-    def exactly(cls, iterations: int) -> "MeasurePolicy":
+    def exactly(cls, iterations: int) -> MeasurePolicy:
         if iterations < 1:
             raise ValueError("iterations must be at least 1")
         return cls(iterations=iterations, min_iterations=iterations, max_iterations=iterations)
 
     @classmethod
-    def of(cls, policy: "MeasurePolicy | int") -> "MeasurePolicy":
+    def of(cls, policy: MeasurePolicy | int) -> MeasurePolicy:
         """A policy as given, or exactly that many calls for an int."""
         return cls.exactly(policy) if isinstance(policy, int) else policy
 

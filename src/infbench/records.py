@@ -17,32 +17,8 @@ STATUSES = (OK, SKIPPED, MISMATCH, ERROR)
 TIMING_MODES = ("end_to_end", "device_resident")
 
 
-def new_record(request: CellRequest) -> dict:
-    b = request.backend
-    cell = Cell(request.machine, b.name, request.variant_name, request.precision, request.batch_size)
-    return {
-        "schema_version": SCHEMA_VERSION,
-        **cell.fields(),
-        "runtime": b.title,
-        "framework": b.framework,
-        "row": b.row,
-        "label": b.label,
-        "variant_label": b.variant(cell.variant).label,
-        "device": b.device,
-        "provider": b.provider or None,
-        "status": None,
-        "reason": None,
-        "model": {
-            "architecture": request.architecture,
-            "image_size": request.image_size,
-            "num_classes": request.num_classes,
-        },
-        "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
-def error_record(cell: Cell, reason: str) -> dict:
-    """The record of a cell whose job ended without writing one (killed, cancelled, crashed)."""
+def _header(cell: Cell, status: str | None, reason: str | None) -> dict:
+    """The fields every record starts with: the cell, what runs it, and its outcome."""
     b = BACKENDS[cell.backend]
     return {
         "schema_version": SCHEMA_VERSION,
@@ -54,11 +30,31 @@ def error_record(cell: Cell, reason: str) -> dict:
         "variant_label": b.variant(cell.variant).label,
         "device": b.device,
         "provider": b.provider or None,
-        "status": ERROR,
+        "status": status,
         "reason": reason,
-        "host": host(),
-        "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def new_record(request: CellRequest) -> dict:
+    cell = Cell(request.machine, request.backend.name, request.variant_name, request.precision, request.batch_size)
+    return {
+        **_header(cell, None, None),
+        "model": {
+            "architecture": request.architecture,
+            "image_size": request.image_size,
+            "num_classes": request.num_classes,
+        },
+        "created_utc": _now(),
+    }
+
+
+def error_record(cell: Cell, reason: str) -> dict:
+    """The record of a cell whose job ended without writing one (killed, cancelled, crashed)."""
+    return {**_header(cell, ERROR, reason), "host": host(), "created_utc": _now()}
 
 
 def validate_record(record: dict, source: str | Path = "record") -> dict:

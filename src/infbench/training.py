@@ -52,7 +52,7 @@ class TrainSettings:
     weights: str | None = None
 
     @classmethod
-    def from_params(cls, params: dict) -> "TrainSettings":
+    def from_params(cls, params: dict) -> TrainSettings:
         params = dict(params)
         return cls(head=HeadSettings(**params.pop("head")), all=AllSettings(**params.pop("all")), **params)
 

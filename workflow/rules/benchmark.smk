@@ -23,19 +23,19 @@ for _backend in BACKENDS.values():
             f"results/logs/{{machine}}/time_{_backend.name}/{{variant}}/{{precision}}_bs{{batch}}.log",
         benchmark:
             f"results/benchmarks/{{machine}}/time_{_backend.name}/{{variant}}/{{precision}}_bs{{batch}}.tsv"
+        retries: 1
+        conda:
+            f"../../envs/{_backend.name}.yaml"
+        threads: lambda wildcards: machine_threads(wildcards.machine)
+        resources:
+            **job_resources(_backend.is_gpu),
+            machine_share=WHOLE_MACHINE,
+            attempt=lambda wildcards, attempt: attempt,
         params:
             backend=_backend.name,
             settings=lambda wildcards: timing_settings(wildcards.machine),
             cache_dir=lambda wildcards: CACHE_DIR.format(machine=wildcards.machine),
             gpu=(lambda wildcards: machine_gpu(wildcards.machine)) if _backend.is_gpu else "not used",
             versions=versions(*_backend.libraries),
-        threads: lambda wildcards: machine_threads(wildcards.machine)
-        retries: 1
-        resources:
-            machine_share=WHOLE_MACHINE,
-            attempt=lambda wildcards, attempt: attempt,
-            **job_resources(_backend.is_gpu),
-        conda:
-            f"../../envs/{_backend.name}.yaml"
         script:
             "../../scripts/time_backend.py"

@@ -15,16 +15,16 @@ rule build_tensorrt_engine:
         "results/logs/{machine}/build_tensorrt_engine/level{level}_{precision}_bs{batch}.log",
     benchmark:
         "results/benchmarks/{machine}/build_tensorrt_engine/level{level}_{precision}_bs{batch}.tsv"
+    conda:
+        "../../envs/tensorrt.yaml"
+    threads: lambda wildcards: machine_threads(wildcards.machine)
+    resources:
+        **job_resources(True),
     params:
         workspace_mb=BENCH["workspace_mb"],
         allow_tf32=BENCH["allow_tf32"],
         gpu=lambda wildcards: machine_gpu(wildcards.machine),
         versions=versions("tensorrt"),
-    threads: lambda wildcards: machine_threads(wildcards.machine)
-    resources:
-        **job_resources(True),
-    conda:
-        "../../envs/tensorrt.yaml"
     script:
         "../../scripts/build_tensorrt_engine.py"
 
@@ -41,16 +41,16 @@ rule build_torch2trt:
         "results/logs/{machine}/build_torch2trt/{precision}_bs{batch}.log",
     benchmark:
         "results/benchmarks/{machine}/build_torch2trt/{precision}_bs{batch}.tsv"
+    conda:
+        "../../envs/torch2trt.yaml"
+    threads: lambda wildcards: machine_threads(wildcards.machine)
+    resources:
+        **job_resources(True),
     params:
         workspace_mb=BENCH["workspace_mb"],
         allow_tf32=BENCH["allow_tf32"],
         threads=lambda wildcards: machine_threads(wildcards.machine),
         gpu=lambda wildcards: machine_gpu(wildcards.machine),
         versions=versions("torch", "torchvision", "torch2trt", "tensorrt"),
-    threads: lambda wildcards: machine_threads(wildcards.machine)
-    resources:
-        **job_resources(True),
-    conda:
-        "../../envs/torch2trt.yaml"
     script:
         "../../scripts/build_torch2trt.py"

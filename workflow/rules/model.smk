@@ -9,6 +9,11 @@ rule train:
         "results/logs/train.log",
     benchmark:
         "results/benchmarks/train.tsv"
+    conda:
+        "../../envs/pytorch.yaml"
+    threads: LOCAL_THREADS
+    resources:
+        gpu=1 if config["train"]["device"] != "cpu" and LOCAL_GPUS else 0,
     params:
         settings={
             "architecture": config["model"]["architecture"],
@@ -18,11 +23,6 @@ rule train:
             **config["train"],
         },
         versions=versions("torch", "torchvision", "numpy", "pillow"),
-    threads: LOCAL_THREADS
-    resources:
-        gpu=1 if config["train"]["device"] != "cpu" and LOCAL_GPUS else 0,
-    conda:
-        "../../envs/pytorch.yaml"
     script:
         "../../scripts/train.py"
 
@@ -37,13 +37,13 @@ rule reference_outputs:
         EVAL_SET,
     log:
         "results/logs/reference_outputs.log",
+    conda:
+        "../../envs/pytorch.yaml"
+    threads: LOCAL_THREADS
     params:
         images=config["parity"]["images"],
         threads=LOCAL_THREADS,
         versions=versions("torch", "torchvision", "numpy", "pillow"),
-    threads: LOCAL_THREADS
-    conda:
-        "../../envs/pytorch.yaml"
     script:
         "../../scripts/reference_outputs.py"
 
@@ -60,13 +60,13 @@ rule export_onnx:
         "results/logs/export_onnx.log",
     benchmark:
         "results/benchmarks/export_onnx.tsv"
+    conda:
+        "../../envs/onnx.yaml"
     params:
         half=False,
         exporter=config["export"]["exporter"],
         opset=config["export"]["opset"],
         versions=versions("torch", "torchvision", "onnx", "onnxscript"),
-    conda:
-        "../../envs/onnx.yaml"
     script:
         "../../scripts/export_onnx.py"
 
@@ -97,12 +97,12 @@ rule check_onnx:
         ONNX_CHECK,
     log:
         "results/logs/check_onnx.log",
+    conda:
+        "../../envs/onnxruntime.yaml"
+    threads: LOCAL_THREADS
     params:
         tolerance=config["parity"]["tolerances"]["fp32"],
         threads=LOCAL_THREADS,
         versions=versions("onnxruntime", "numpy"),
-    threads: LOCAL_THREADS
-    conda:
-        "../../envs/onnxruntime.yaml"
     script:
         "../../scripts/check_onnx.py"

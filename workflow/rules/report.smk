@@ -17,6 +17,9 @@ rule aggregate:
         svg="results/latency.svg",
     log:
         "results/logs/aggregate.log",
+    localrule: True
+    conda:
+        "../../envs/report.yaml"
     params:
         settings={
             "timing": config["report"]["timing"],
@@ -28,9 +31,6 @@ rule aggregate:
             "machines": {name: vars(machine) for name, machine in MACHINES.items()},
         },
         versions=versions("pandas", "tabulate", "matplotlib"),
-    localrule: True
-    conda:
-        "../../envs/report.yaml"
     script:
         "../../scripts/aggregate.py"
 
@@ -47,10 +47,10 @@ rule compare:
         svg="results/comparison.svg",
     log:
         "results/logs/compare.log",
-    params:
-        versions=versions("pandas", "tabulate", "matplotlib"),
     localrule: True
     conda:
         "../../envs/report.yaml"
+    params:
+        versions=versions("pandas", "tabulate", "matplotlib"),
     script:
         "../../scripts/compare.py"

@@ -12,7 +12,7 @@ from infbench.report.details import cell_table, configuration_table, skipped_lis
 from infbench.report.fastest import fastest_table, winners
 from infbench.report.rows import best_mode, machines_in, mean_ms, throughput
 from infbench.report.study import headline, study_table
-from infbench.report.text import Footnotes, format_ms, format_ips
+from infbench.report.text import Footnotes, format_ips, format_ms
 
 MODE_TITLES = {
     "end_to_end": "end to end (host memory to host memory, copies included, as the study's scripts timed)",
