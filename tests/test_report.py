@@ -13,7 +13,7 @@ from infbench.report.document import load_runs, render_comparison, render_run, s
 from infbench.report.fastest import best_of, fastest_table
 from infbench.report.rows import summary_rows
 from infbench.report.study import headline, study_table
-from infbench.report.text import Footnotes, format_ms
+from infbench.report.text import Footnotes, format_ms, format_s
 
 POLICY = {"iterations": 100, "min_time_s": 2.0, "max_time_s": 60, "min_iterations": 5, "max_iterations": 100000}
 HOST = {"cpu": "Test CPU", "usable_cpus": 2, "os": "Linux", "python": "3.11.7", "hostname": "box"}
@@ -170,6 +170,10 @@ def test_format_ms():
     assert format_ms(173.4215) == "173.42 ms" and format_ms(2.0991) == "2.099 ms"
 
 
+def test_format_s_keeps_a_short_build_visible():
+    assert [format_s(v) for v in (None, 0.045, 0.5, 2.34, 17.4)] == ["", "0.045 s", "0.5 s", "2.3 s", "17 s"]
+
+
 def test_configuration_table_lists_what_each_machine_imported(rows):
     table = configuration_table(rows, ["local"], {"tensorrt": None, "torch2trt": "0.5.0"}, {"onnx": "1.23.2"})
     cells = {r[0]: r[1] for r in _cells(table)}
@@ -240,7 +244,10 @@ def test_runs_made_on_two_machines_are_compared_with_every_number_traced_to_its_
     header = next(line for line in markdown.splitlines() if line.startswith("| Runtime"))
     assert "cpu-2core: latency, batch 1" in header and "h200: throughput" in header
     assert f"- h200, PyTorch, CUDA, latency (0.610 ms): {gpu}/records/local/pytorch_cuda/compile_cudagraphs/fp16_bs1.json" in markdown
-    assert "### h200" not in markdown and "## The study's table, per machine" in markdown
+    study = markdown.split("## The study's table, per machine")[1].split("## Test configuration")[0]
+    headings = [line for line in study.splitlines() if line.startswith("#")]
+    assert headings == ["### cpu-2core", "### h200"]  # each machine's table says whose it is
+    assert study.split("### h200")[1].count("| Device ") == 1
 
 
 def test_comparing_runs_of_another_model_or_twice_the_same_machine_is_refused(tmp_path, records):

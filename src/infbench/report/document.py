@@ -49,7 +49,8 @@ def _model_line(card: dict) -> str:
             f"{card['device']}, {card['data']})")
 
 
-def _study_sections(rows: list[dict], settings: dict, notes: Footnotes, card: dict) -> list[str]:
+def _study_sections(rows: list[dict], settings: dict, notes: Footnotes, card: dict, heading: str | None = None) -> list[str]:
+    """The study's table for each machine of one run, under `heading` where given (one run among several)."""
     machines = machines_in(rows)
     preferred = settings["timing"]
     precision, batch = headline(settings["precisions"], settings["batch_sizes"]["cpu"] + settings["batch_sizes"]["cuda"])
@@ -58,7 +59,8 @@ def _study_sections(rows: list[dict], settings: dict, notes: Footnotes, card: di
     else:
         timing_sentence = f"CPU cells time {MODE_TITLES['end_to_end']}; GPU cells time {MODE_TITLES[preferred]}."
     size = card["image_size"]
-    parts = [
+    parts = [f"### {heading}", ""] if heading else []
+    parts += [
         f"Average latency per inference ({_measuring_sentence(settings.get('policy'))}), {card['architecture']}, "
         f"batch {batch}, {precision}, {size}x{size} input, each runtime's default variant (the study's). "
         f"{timing_sentence} {LEGEND}",
@@ -66,7 +68,7 @@ def _study_sections(rows: list[dict], settings: dict, notes: Footnotes, card: di
     ]
     for machine in machines:
         if len(machines) > 1:
-            parts += [f"### {machine}", ""]
+            parts += [f"{'####' if heading else '###'} {machine}", ""]
         parts += [study_table(rows, machine, settings["backends"], precision, batch, preferred, notes), ""]
     return parts
 
@@ -176,7 +178,7 @@ def render_comparison(runs: list[dict]) -> str:
         parts.append(f"- {machine}, {runtime}, {kind} ({value}): {row['source']}")
     parts += ["", "## The study's table, per machine", ""]
     for run in runs:
-        parts += _study_sections(run["cells"], run["settings"], notes, run["model"])
+        parts += _study_sections(run["cells"], run["settings"], notes, run["model"], heading=", ".join(machines_in(run["cells"])))
     parts += ["## Test configuration", "", configuration_table(rows, machines, None), ""]
     parts += [notes.render(), ""]
     return "\n".join(parts)

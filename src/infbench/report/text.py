@@ -20,7 +20,9 @@ def format_ips(value: float) -> str:
 def format_s(value: float | None) -> str:
     if value is None:
         return ""
-    return f"{value:.0f} s" if value >= 10 else f"{value:.1f} s"
+    if value >= 10:
+        return f"{value:.0f} s"
+    return f"{value:.1f} s" if value >= 1 else f"{value:.2g} s"  # a CUDA graph's capture: 0.045 s, not 0.0 s
 
 
 def fmt(value, digits: int = 3) -> str:
