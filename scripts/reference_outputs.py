@@ -1,7 +1,7 @@
 """The held-out images every backend runs, with PyTorch's fp32 CPU outputs for them."""
 
 from infbench.artifacts import read_json
-from infbench.reference import build_eval_set, save_eval_set
+from infbench.reference import build_eval_set, fp16_range_note, save_eval_set
 from infbench.scripting import step
 
 
@@ -12,6 +12,9 @@ def main(smk) -> None:
         save_eval_set(smk.output[0], eval_set)
         accuracy = float((eval_set["reference"].argmax(1) == eval_set["labels"]).mean())
         log.info("%d held-out images; reference top-1 accuracy %.3f", len(eval_set["labels"]), accuracy)
+        log.info("largest activation %.4g (layer %s)", eval_set["activation_max"], eval_set["activation_layer"])
+        if note := fp16_range_note(eval_set):
+            log.warning("warning: fp16 cells will likely differ: %s", note)
 
 
 main(snakemake)  # noqa: F821 (injected by Snakemake's script directive)

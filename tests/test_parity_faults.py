@@ -15,6 +15,7 @@ from conftest import REPO
 
 from infbench.data import MEAN, STD, load_images, write_digits
 from infbench.parity import Tolerance, compare
+from infbench.reference import FP16_MAX, fp16_range_note, load_eval_set, outputs_and_largest_activation, save_eval_set
 from infbench.training import AllSettings, HeadSettings, TrainSettings, train
 
 SIZE = 32
@@ -95,3 +96,33 @@ def test_top1_alone_would_let_another_checkpoint_through(trained):
                      _default_tolerance("fp32"))
     assert result["top1_agreement"] > 0.85 and result["accuracy_ratio"] > 0.95
     assert not result["passed"] and result["failures"][0].startswith("max relative diff")
+
+
+def _beyond_fp16_range(model: torch.nn.Module) -> torch.nn.Module:
+    """The model with its last block's output scaled up 10^4-fold: a model whose fp32 activations pass 65504."""
+    model = copy.deepcopy(model)
+    with torch.no_grad():
+        model.layer4[-1].bn2.weight.mul_(1e4)
+        model.layer4[-1].bn2.bias.mul_(1e4)
+    return model
+
+
+def test_a_model_beyond_fp16s_range_is_a_mismatch_that_says_so(trained, tmp_path):
+    """fp16 cells of such a model fail for the model's sake; the reference step measures it and the reason names it."""
+    batches = [torch.from_numpy(trained["images"][i : i + 64]) for i in range(0, IMAGES, 64)]
+    _, largest, layer = outputs_and_largest_activation(trained["model"], batches)
+    assert 0 < largest < FP16_MAX and fp16_range_note({"activation_max": largest, "activation_layer": layer}) is None
+
+    scaled = _beyond_fp16_range(trained["model"])
+    outputs, largest, layer = outputs_and_largest_activation(scaled, batches)
+    assert largest > FP16_MAX and (layer.startswith("layer4.1.") or layer == "fc")
+    reference = np.concatenate(outputs)
+    np.testing.assert_allclose(reference, _run(scaled, trained["images"], "fp32"), rtol=1e-5, atol=1e-3)
+    result = compare(_run(scaled, trained["images"], "fp16"), reference, trained["labels"], _default_tolerance("fp16"))
+    assert not result["passed"]
+
+    eval_set = {"images": trained["images"], "labels": trained["labels"], "reference": reference,
+                "activation_max": np.float32(largest), "activation_layer": np.str_(layer)}
+    save_eval_set(tmp_path / "eval_set.npz", eval_set)
+    note = fp16_range_note(load_eval_set(tmp_path / "eval_set.npz"))
+    assert note == f"the fp32 model's activations reach {largest:.3g} (layer {layer}), beyond fp16's largest finite value 65504"

@@ -10,6 +10,48 @@ from infbench.artifacts import atomic_path
 from infbench.errors import ArtifactError
 
 EVAL_KEYS = ("images", "labels", "reference")
+RANGE_KEYS = ("activation_max", "activation_layer")  # absent from evaluation sets written before them
+FP16_MAX = 65504.0  # float16's largest finite value
+
+
+def outputs_and_largest_activation(model, batches) -> tuple[list[np.ndarray], float, str]:
+    """`model`'s outputs for `batches`, the largest |output| of any of its layers, and that layer's name.
+
+    A model whose fp32 activations pass fp16's range cannot run in fp16 as it is (infinities, or
+    different answers where a kernel saturates): a fact of the model, not of the backend.
+    """
+    import torch
+
+    largest = {"value": 0.0, "layer": ""}
+
+    def record(name):
+        def hook(_module, _inputs, output):
+            if isinstance(output, torch.Tensor) and output.numel():
+                value = float(output.detach().abs().max())
+                if value > largest["value"]:
+                    largest.update(value=value, layer=name)
+
+        return hook
+
+    handles = [m.register_forward_hook(record(n)) for n, m in model.named_modules() if n and not list(m.children())]
+    try:
+        with torch.inference_mode():
+            outputs = [model(batch).numpy() for batch in batches]
+    finally:
+        for handle in handles:
+            handle.remove()
+    return outputs, largest["value"], largest["layer"]
+
+
+def fp16_range_note(eval_set: dict) -> str | None:
+    """Why an fp16 mismatch may be the model's: its fp32 activations beyond fp16's range, or None."""
+    value = float(eval_set.get("activation_max", 0.0))
+    if value <= FP16_MAX:
+        return None
+    return (
+        f"the fp32 model's activations reach {value:.3g} (layer {eval_set['activation_layer']}), "
+        f"beyond fp16's largest finite value {FP16_MAX:g}"
+    )
 
 
 def build_eval_set(manifest: dict, card: dict, weights: str, n_images: int, threads: int) -> dict[str, np.ndarray]:
@@ -23,9 +65,12 @@ def build_eval_set(manifest: dict, card: dict, weights: str, n_images: int, thre
     images = load_images([p for p, _ in val], card["image_size"])
     labels = np.array([manifest["classes"].index(c) for _, c in val], dtype=np.int64)
     model = load_trained(weights, card["architecture"], card["num_classes"])
-    with torch.inference_mode():
-        reference = np.concatenate([model(torch.from_numpy(images[i : i + 16])).numpy() for i in range(0, len(images), 16)])
-    return {"images": images, "labels": labels, "reference": reference.astype(np.float32)}
+    batches = (torch.from_numpy(images[i : i + 16]) for i in range(0, len(images), 16))
+    outputs, activation_max, layer = outputs_and_largest_activation(model, batches)
+    return {
+        "images": images, "labels": labels, "reference": np.concatenate(outputs).astype(np.float32),
+        "activation_max": np.float32(activation_max), "activation_layer": np.str_(layer),
+    }
 
 
 def save_eval_set(path: str | Path, eval_set: dict[str, np.ndarray]) -> None:
@@ -38,6 +83,7 @@ def load_eval_set(path: str | Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path) as data:
             eval_set = {k: data[k] for k in EVAL_KEYS}
+            eval_set |= {k: data[k][()] for k in RANGE_KEYS if k in data}
     except (OSError, ValueError, KeyError) as exc:
         raise ArtifactError(f"{path}: not a readable evaluation set ({exc})") from exc
     return eval_set

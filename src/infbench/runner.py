@@ -24,6 +24,7 @@ from infbench.errors import ArtifactError, BackendUnavailable, first_line
 from infbench.harness import MeasurePolicy, WarmupPolicy, time_steps, warm_up
 from infbench.parity import Tolerance, compare, outputs_over, relative_diff
 from infbench.records import ERROR, MISMATCH, OK, SKIPPED, new_record
+from infbench.reference import fp16_range_note
 from infbench.versions import distribution_warnings, imported_versions, installed_version
 
 log = logging.getLogger("infbench")
@@ -145,7 +146,10 @@ def _measure(request, impl, record, eval_set, measure, warmup, tolerance, noisy_
     parity = compare(outputs_over(loaded.infer, images, request.batch_size), eval_set["reference"], eval_set["labels"], tolerance)
     record["parity"] = parity
     if not parity["passed"]:
-        record.update(status=MISMATCH, reason="outputs differ from the PyTorch fp32 CPU reference: " + "; ".join(parity["failures"]))
+        failures = list(parity["failures"])
+        if request.precision == "fp16" and (note := fp16_range_note(eval_set)):
+            failures.append(note)
+        record.update(status=MISMATCH, reason="outputs differ from the PyTorch fp32 CPU reference: " + "; ".join(failures))
         log.warning("mismatch: %s", record["reason"])
         return
     log.info(
