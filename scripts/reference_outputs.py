@@ -12,7 +12,8 @@ def main(smk) -> None:
         save_eval_set(smk.output[0], eval_set)
         accuracy = float((eval_set["reference"].argmax(1) == eval_set["labels"]).mean())
         log.info("%d held-out images; reference top-1 accuracy %.3f", len(eval_set["labels"]), accuracy)
-        log.info("largest activation %.4g (layer %s)", eval_set["activation_max"], eval_set["activation_layer"])
+        log.info("largest value in the model's weights, buffers and layer outputs: %.4g (%s)",
+                 eval_set["largest_value"], eval_set["largest_value_at"])
         if note := fp16_range_note(eval_set):
             log.warning("warning: fp16 cells will likely differ: %s", note)
 

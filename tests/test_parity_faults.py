@@ -6,6 +6,7 @@ tolerances against the fp32 reference, on 256 held-out images as the workflow do
 """
 
 import copy
+import re
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from conftest import REPO
 
 from infbench.data import MEAN, STD, load_images, write_digits
 from infbench.parity import Tolerance, compare
-from infbench.reference import FP16_MAX, fp16_range_note, load_eval_set, outputs_and_largest_activation, save_eval_set
+from infbench.reference import FP16_MAX, fp16_range_note, largest_value, load_eval_set, save_eval_set
 from infbench.training import AllSettings, HeadSettings, TrainSettings, train
 
 SIZE = 32
@@ -98,8 +99,19 @@ def test_top1_alone_would_let_another_checkpoint_through(trained):
     assert not result["passed"] and result["failures"][0].startswith("max relative diff")
 
 
-def _beyond_fp16_range(model: torch.nn.Module) -> torch.nn.Module:
-    """The model with its last block's output scaled up 10^4-fold: a model whose fp32 activations pass 65504."""
+def _variance_beyond_fp16(model: torch.nn.Module) -> torch.nn.Module:
+    """The same function in fp32, with the first BatchNorm's running variance 10^6 times larger (and its scale 10^3):
+    how all-layer training from a fitted classifier left the model of the first H200 run (a variance of 1.7e5)."""
+    model = copy.deepcopy(model)
+    with torch.no_grad():
+        bn = model.bn1
+        bn.running_var.copy_((bn.running_var + bn.eps) * 1e6 - bn.eps)  # sqrt(var + eps) exactly 10^3 times larger
+        bn.weight.mul_(1e3)
+    return model
+
+
+def _outputs_beyond_fp16(model: torch.nn.Module) -> torch.nn.Module:
+    """The model with its last block's BatchNorm scaled up 10^4-fold: layer outputs that pass 65504."""
     model = copy.deepcopy(model)
     with torch.no_grad():
         model.layer4[-1].bn2.weight.mul_(1e4)
@@ -107,22 +119,35 @@ def _beyond_fp16_range(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
-def test_a_model_beyond_fp16s_range_is_a_mismatch_that_says_so(trained, tmp_path):
-    """fp16 cells of such a model fail for the model's sake; the reference step measures it and the reason names it."""
+def test_the_trained_model_is_within_fp16s_range(trained):
     batches = [torch.from_numpy(trained["images"][i : i + 64]) for i in range(0, IMAGES, 64)]
-    _, largest, layer = outputs_and_largest_activation(trained["model"], batches)
-    assert 0 < largest < FP16_MAX and fp16_range_note({"activation_max": largest, "activation_layer": layer}) is None
+    _, value, where = largest_value(trained["model"], batches)
+    assert 0 < value < FP16_MAX and where
+    assert fp16_range_note({"largest_value": value, "largest_value_at": where}) is None
 
-    scaled = _beyond_fp16_range(trained["model"])
-    outputs, largest, layer = outputs_and_largest_activation(scaled, batches)
-    assert largest > FP16_MAX and (layer.startswith("layer4.1.") or layer == "fc")
+
+@pytest.mark.parametrize(
+    "make, where",
+    [(_variance_beyond_fp16, r"bn1\.running_var"), (_outputs_beyond_fp16, r"output of (layer4\.1\..+|fc)")],
+)
+def test_a_model_beyond_fp16s_range_is_a_mismatch_that_says_where(trained, tmp_path, make, where):
+    """fp16 runs of such a model fail for the model's sake; the reference step finds the value and the reason names it."""
+    batches = [torch.from_numpy(trained["images"][i : i + 64]) for i in range(0, IMAGES, 64)]
+    model = make(trained["model"])
+    outputs, value, at = largest_value(model, batches)
+    assert value > FP16_MAX and re.fullmatch(where, at), at
     reference = np.concatenate(outputs)
-    np.testing.assert_allclose(reference, _run(scaled, trained["images"], "fp32"), rtol=1e-5, atol=1e-3)
-    result = compare(_run(scaled, trained["images"], "fp16"), reference, trained["labels"], _default_tolerance("fp16"))
+    result = compare(_run(model, trained["images"], "fp16"), reference, trained["labels"], _default_tolerance("fp16"))
     assert not result["passed"]
 
     eval_set = {"images": trained["images"], "labels": trained["labels"], "reference": reference,
-                "activation_max": np.float32(largest), "activation_layer": np.str_(layer)}
+                "largest_value": np.float32(value), "largest_value_at": np.str_(at)}
     save_eval_set(tmp_path / "eval_set.npz", eval_set)
     note = fp16_range_note(load_eval_set(tmp_path / "eval_set.npz"))
-    assert note == f"the fp32 model's activations reach {largest:.3g} (layer {layer}), beyond fp16's largest finite value 65504"
+    assert note == f"the fp32 model holds {value:.3g} ({at}), beyond fp16's largest finite value 65504"
+
+
+def test_a_variance_beyond_fp16_leaves_the_fp32_function_unchanged(trained):
+    """The fault above is invisible in fp32: only fp16 reveals it, which is why the reason must name it."""
+    np.testing.assert_allclose(_run(_variance_beyond_fp16(trained["model"]), trained["images"], "fp32"), trained["reference"],
+                               rtol=1e-4, atol=1e-4 * np.abs(trained["reference"]).max())

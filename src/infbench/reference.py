@@ -10,16 +10,23 @@ from infbench.artifacts import atomic_path
 from infbench.errors import ArtifactError
 
 EVAL_KEYS = ("images", "labels", "reference")
-RANGE_KEYS = ("activation_max", "activation_layer")  # absent from evaluation sets written before them
+RANGE_KEYS = ("largest_value", "largest_value_at")  # absent from evaluation sets written before them
 FP16_MAX = 65504.0  # float16's largest finite value
 
 
-def outputs_and_largest_activation(model, batches) -> tuple[list[np.ndarray], float, str]:
-    """`model`'s outputs for `batches`, the largest |output| of any of its layers, and that layer's name.
+def largest_tensor_value(model) -> tuple[float, str]:
+    """The largest |value| in `model`'s weights and buffers (BatchNorm's running variance among them), and where."""
+    largest, where = 0.0, ""
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and tensor.numel():
+            value = float(tensor.abs().max())
+            if value > largest:
+                largest, where = value, name
+    return largest, where
 
-    A model whose fp32 activations pass fp16's range cannot run in fp16 as it is (infinities, or
-    different answers where a kernel saturates): a fact of the model, not of the backend.
-    """
+
+def outputs_and_largest_activation(model, batches) -> tuple[list[np.ndarray], float, str]:
+    """`model`'s outputs for `batches`, the largest |output| of any of its layers, and that layer's name."""
     import torch
 
     largest = {"value": 0.0, "layer": ""}
@@ -43,15 +50,26 @@ def outputs_and_largest_activation(model, batches) -> tuple[list[np.ndarray], fl
     return outputs, largest["value"], largest["layer"]
 
 
+def largest_value(model, batches) -> tuple[list[np.ndarray], float, str]:
+    """`model`'s outputs for `batches`, and the largest |value| it holds or computes, with where.
+
+    A model with a value beyond fp16's range cannot run in fp16 as it is: `model.half()` turns such a
+    weight or buffer into infinity (a BatchNorm running variance of 1.7e5 makes that layer's output
+    its bias alone), and such an output saturates. That is a fact of the model, not of the backend.
+    """
+    outputs, activation, layer = outputs_and_largest_activation(model, batches)
+    tensor, name = largest_tensor_value(model)
+    if tensor >= activation:
+        return outputs, tensor, name
+    return outputs, activation, f"output of {layer}"
+
+
 def fp16_range_note(eval_set: dict) -> str | None:
-    """Why an fp16 mismatch may be the model's: its fp32 activations beyond fp16's range, or None."""
-    value = float(eval_set.get("activation_max", 0.0))
+    """Why an fp16 mismatch may be the model's: a value of the fp32 model beyond fp16's range, or None."""
+    value = float(eval_set.get("largest_value", 0.0))
     if value <= FP16_MAX:
         return None
-    return (
-        f"the fp32 model's activations reach {value:.3g} (layer {eval_set['activation_layer']}), "
-        f"beyond fp16's largest finite value {FP16_MAX:g}"
-    )
+    return f"the fp32 model holds {value:.3g} ({eval_set['largest_value_at']}), beyond fp16's largest finite value {FP16_MAX:g}"
 
 
 def build_eval_set(manifest: dict, card: dict, weights: str, n_images: int, threads: int) -> dict[str, np.ndarray]:
@@ -66,10 +84,10 @@ def build_eval_set(manifest: dict, card: dict, weights: str, n_images: int, thre
     labels = np.array([manifest["classes"].index(c) for _, c in val], dtype=np.int64)
     model = load_trained(weights, card["architecture"], card["num_classes"])
     batches = (torch.from_numpy(images[i : i + 16]) for i in range(0, len(images), 16))
-    outputs, activation_max, layer = outputs_and_largest_activation(model, batches)
+    outputs, value, where = largest_value(model, batches)
     return {
         "images": images, "labels": labels, "reference": np.concatenate(outputs).astype(np.float32),
-        "activation_max": np.float32(activation_max), "activation_layer": np.str_(layer),
+        "largest_value": np.float32(value), "largest_value_at": np.str_(where),
     }
 
 

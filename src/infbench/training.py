@@ -29,7 +29,7 @@ class HeadSettings:
 
 @dataclass(frozen=True)
 class AllSettings:
-    """Training every layer, starting from the head-trained model (for a GPU)."""
+    """Training every layer from the prepared backbone and a fresh classifier (for a GPU)."""
 
     max_images: int | None
     epochs: int  # passes over the training images
@@ -220,9 +220,10 @@ def _train_all(model, manifest, train, settings, device, history) -> None:
     """Train every layer (SGD with momentum, one-cycle schedule, small random shifts) from the prepared backbone.
 
     The classifier starts from PyTorch's own initialisation, not from a classifier fitted on the
-    frozen features: that one's large weights grow further in training (logits near 800 on the
-    H200), and such a model computes different answers in fp16 (every fp16 cell a mismatch there).
-    Started afresh, the logits stay near 30 and fp16 stays within its tolerance.
+    frozen features: that one's large logits drive large first gradients, and the first
+    BatchNorm's running variance ends beyond fp16's range (1.7e5 at 32x32 on the CPU), which
+    `model.half()` turns into infinity: every fp16 cell of the first H200 run was a mismatch.
+    Started afresh, the logits stay near 25 and fp16 passes (benchmarks/fp16_starting_classifier.py).
     """
     classifier_layer(model).reset_parameters()
     images = _to_model(load_images([p for p, _ in train], settings.image_size), device)
