@@ -95,7 +95,14 @@ def test_onnxruntime_tensorrt_never_reports_a_fallback_as_tensorrt(artifacts):
 
 
 def test_running_out_of_gpu_memory_is_that_cells_error(artifacts):
-    record = _run("pytorch_cuda", artifacts, "fp32", 2**17)  # activations of about a terabyte
+    # A 64x64 resnet18 fits a batch of 2**17 in an H200's 141 GB, so the allocator is capped instead:
+    # 1% of the GPU, against 4 GiB for the first convolution's output at a batch of 2**14.
+    torch.cuda.set_per_process_memory_fraction(0.01)
+    try:
+        record = _run("pytorch_cuda", artifacts, "fp32", 2**14)
+    finally:
+        torch.cuda.set_per_process_memory_fraction(1.0)
+        torch.cuda.empty_cache()
     assert record["status"] == "error" and "timing" not in record
     assert record["reason"].startswith("OutOfMemoryError: CUDA out of memory")
 
@@ -105,8 +112,10 @@ def test_event_timer_measures_device_work():
 
     stream = torch.cuda.Stream()
     a = torch.randn(2048, 2048, device="cuda")
+    stream.wait_stream(torch.cuda.current_stream())  # `a` is written on the default stream
     timer = EventTimer(stream)
     with torch.cuda.stream(stream):
+        a @ a  # cuBLAS's first call on a stream sets up its handle and workspace (63 ms on the H200), not timed
         for i, n in enumerate((1, 4, 16)):
             timer.prepare(i)
             timer.start(i)
