@@ -77,8 +77,12 @@ def bare_pytorch(request: CellRequest, batch: np.ndarray):
     grad_mode = torch.no_grad if device == "cuda" and request.variant_name in ("compile_cudagraphs", "compile_max_autotune") \
         else torch.inference_mode
 
+    cudagraphs = grad_mode is torch.no_grad
+
     def step():
         with grad_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu_bf16):
+            if cudagraphs:
+                torch.compiler.cudagraph_mark_step_begin()  # the documented call before each inference step
             return model(x)
 
     for _ in range(3):  # compile, record
