@@ -130,6 +130,17 @@ def test_onnxruntime_cpu_reports_where_its_nodes_ran(artifacts):
     assert "torch" not in record["versions"]  # the ONNX Runtime CPU cell never imports torch
 
 
+def test_onnxruntime_sessions_never_fall_back_to_another_provider_at_run_time(artifacts):
+    import onnxruntime as ort
+
+    from infbench.backends.onnxruntime import _create_session, _session_options
+
+    session, _ = _create_session(ort, str(artifacts / "onnx_model.onnx"), _session_options(ort, 1), ["CPUExecutionProvider"])
+    # ONNX Runtime has a setter (disable_fallback) but no getter for this flag; an enabled fallback
+    # would re-create the session on other providers after a provider error and keep timing.
+    assert session._enable_fallback is False
+
+
 def test_outputs_that_differ_from_the_reference_are_a_mismatch_without_a_time(artifacts):
     eval_set = load_eval_set(artifacts / "eval_set.npz")
     eval_set["reference"] = eval_set["reference"] * 1.01
