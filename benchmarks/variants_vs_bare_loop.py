@@ -74,10 +74,8 @@ def bare_pytorch(request: CellRequest, batch: np.ndarray):
     x = torch.from_numpy(batch).to(device).to(dtype=torch.float32 if cpu_bf16 else dtype, memory_format=fmt)
 
     # Inductor's CUDA graphs need no_grad: under inference_mode they return wrong outputs (PyTorch issue 135892).
-    grad_mode = torch.no_grad if device == "cuda" and request.variant_name in ("compile_cudagraphs", "compile_max_autotune") \
-        else torch.inference_mode
-
-    cudagraphs = grad_mode is torch.no_grad
+    cudagraphs = device == "cuda" and request.variant_name in ("compile_cudagraphs", "compile_max_autotune")
+    grad_mode = torch.no_grad if cudagraphs else torch.inference_mode
 
     def step():
         with grad_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu_bf16):
