@@ -5,6 +5,10 @@
 import sys
 from pathlib import Path
 
+from snakemake.utils import min_version
+
+min_version("9.0")
+
 # The workflow's own package, src/infbench, for the DAG build. Jobs' scripts import it through the
 # link scripts/infbench (Snakemake puts a script's folder on its sys.path).
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))

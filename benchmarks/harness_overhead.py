@@ -24,6 +24,7 @@ from infbench.backends.base import CellRequest  # noqa: E402
 from infbench.catalog import BACKENDS  # noqa: E402
 from infbench.envinfo import host, usable_cpus  # noqa: E402
 from infbench.harness import WarmupPolicy, bare_loop_mean_ms, summarize, time_steps, warm_up  # noqa: E402
+from infbench.layout import ModelFiles  # noqa: E402
 from infbench.reference import load_eval_set  # noqa: E402
 
 
@@ -34,14 +35,15 @@ def main() -> int:
     parser.add_argument("--iterations", type=int, default=50, help="calls per round and method")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--threads", type=int, default=usable_cpus())
+    parser.add_argument("--model", help="the model of the results folder (default: its only one)")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args()
 
-    card = read_json(args.results / "model" / "model_card.json")
-    eval_set = load_eval_set(args.results / "reference" / "eval_set.npz")
+    files = ModelFiles.only(args.results, args.model)
+    card = read_json(files.card)
+    eval_set = load_eval_set(files.eval_set)
     request = CellRequest(
-        BACKENDS[args.backend], "fp32", 1,
-        {"pth": str(args.results / "model" / "model_weights.pth"), "onnx": str(args.results / "model" / "onnx_model.onnx")},
+        BACKENDS[args.backend], "fp32", 1, {"pth": str(files.weights), "onnx": str(files.onnx)},
         card["architecture"], card["num_classes"], card["image_size"], threads=args.threads,
     )
     loaded = implementation(args.backend).load(request)

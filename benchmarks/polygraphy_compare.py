@@ -31,6 +31,7 @@ from infbench.backends.base import CellRequest  # noqa: E402
 from infbench.catalog import BACKENDS  # noqa: E402
 from infbench.envinfo import host, usable_cpus  # noqa: E402
 from infbench.harness import WarmupPolicy, bare_loop_mean_ms, summarize, time_steps, warm_up  # noqa: E402
+from infbench.layout import ModelFiles  # noqa: E402
 from infbench.reference import load_eval_set  # noqa: E402
 
 
@@ -78,15 +79,17 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--threads", type=int, default=usable_cpus())
+    parser.add_argument("--model", help="the model of the results folder (default: its only one)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    card = read_json(args.results / "model" / "model_card.json")
-    onnx_path = args.results / "model" / "onnx_model.onnx"
-    batch = load_eval_set(args.results / "reference" / "eval_set.npz")["images"][:1]
+    files = ModelFiles.only(args.results, args.model)
+    card = read_json(files.card)
+    onnx_path = files.onnx
+    batch = load_eval_set(files.eval_set)["images"][:1]
     request = CellRequest(BACKENDS["onnxruntime_cpu"], "fp32", 1, {"onnx": str(onnx_path)}, card["architecture"],
                           card["num_classes"], card["image_size"], threads=args.threads)
-    loaded = ort_backend.load(request)
+    loaded = ort_backend.RUNTIME.load(request)
 
     import onnxruntime as ort
 

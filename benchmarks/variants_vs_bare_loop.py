@@ -35,9 +35,8 @@ from infbench.backends.base import CellRequest  # noqa: E402
 from infbench.catalog import BACKENDS  # noqa: E402
 from infbench.envinfo import host, usable_cpus  # noqa: E402
 from infbench.harness import WarmupPolicy, summarize, time_steps, warm_up  # noqa: E402
+from infbench.layout import ModelFiles  # noqa: E402
 from infbench.reference import load_eval_set  # noqa: E402
-
-COMPILE_MODES = {"compile": None, "compile_cudagraphs": "reduce-overhead", "compile_max_autotune": "max-autotune"}
 
 
 def harness_step(request: CellRequest, batch: np.ndarray):
@@ -63,18 +62,19 @@ def bare_pytorch(request: CellRequest, batch: np.ndarray):
     model.load_state_dict(torch.load(request.artifacts["pth"], map_location="cpu", weights_only=True))
     model = model.eval().to(device)
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[request.precision]
-    fmt = torch.contiguous_format if request.variant_name == "eager" else torch.channels_last
+    options = request.options  # what the variant means, as the catalogue declares it
+    fmt = torch.channels_last if options.channels_last else torch.contiguous_format
     if device == "cuda":
-        torch.backends.cudnn.benchmark = request.variant_name != "eager"
+        torch.backends.cudnn.benchmark = options.cudnn_benchmark
         torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     cpu_bf16 = device == "cpu" and request.precision == "bf16"
     model = model.to(memory_format=fmt, dtype=torch.float32 if cpu_bf16 else dtype)
-    if request.variant_name in COMPILE_MODES:
-        model = torch.compile(model, mode=COMPILE_MODES[request.variant_name], dynamic=False)
+    if options.compile_mode:
+        model = torch.compile(model, mode=None if options.compile_mode == "default" else options.compile_mode, dynamic=False)
     x = torch.from_numpy(batch).to(device).to(dtype=torch.float32 if cpu_bf16 else dtype, memory_format=fmt)
 
     # Inductor's CUDA graphs need no_grad: under inference_mode they return wrong outputs (PyTorch issue 135892).
-    cudagraphs = device == "cuda" and request.variant_name in ("compile_cudagraphs", "compile_max_autotune")
+    cudagraphs = device == "cuda" and options.cuda_graph
     grad_mode = torch.no_grad if cudagraphs else torch.inference_mode
 
     def step():
@@ -98,10 +98,10 @@ def bare_onnxruntime(request: CellRequest, batch: np.ndarray):
         session = ort.InferenceSession(request.artifacts["onnx"], options, providers=["CPUExecutionProvider"])
         feed = {session.get_inputs()[0].name: batch}
         return (lambda: session.run(None, feed)), None
-    variant = request.variant_name
+    options = request.options
     stream = torch.cuda.Stream()  # as the harness: ONNX Runtime computes on a stream given to it
-    cuda = {"cudnn_conv_algo_search": "EXHAUSTIVE", "use_tf32": 0, "prefer_nhwc": int("nhwc" in variant),
-            "enable_cuda_graph": int("graph" in variant), "user_compute_stream": str(stream.cuda_stream)}
+    cuda = {"cudnn_conv_algo_search": "EXHAUSTIVE", "use_tf32": 0, "prefer_nhwc": int(options.nhwc),
+            "enable_cuda_graph": int(options.cuda_graph), "user_compute_stream": str(stream.cuda_stream)}
     path = request.artifacts["onnx_fp16" if request.precision == "fp16" else "onnx"]
     session = ort.InferenceSession(path, options, providers=[("CUDAExecutionProvider", cuda)])
     x = ort.OrtValue.ortvalue_from_numpy(batch.astype(np.float16 if request.precision == "fp16" else np.float32), "cuda", 0)
@@ -121,7 +121,7 @@ def bare_openvino(request: CellRequest, batch: np.ndarray):
     core = ov.Core()
     model = core.read_model(request.artifacts["onnx"])
     model.reshape({0: list(batch.shape)})
-    hint = "LATENCY" if request.variant_name == "latency" else "THROUGHPUT"
+    hint = request.options.performance_hint
     compiled = core.compile_model(model, "CPU", {"PERFORMANCE_HINT": hint, "INFERENCE_NUM_THREADS": request.threads,
                                                  "INFERENCE_PRECISION_HINT": {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}[request.precision]})
     if hint == "LATENCY":
@@ -138,7 +138,8 @@ def bare_openvino(request: CellRequest, batch: np.ndarray):
     return step, None
 
 
-BARE = {"pytorch": bare_pytorch, "onnxruntime": bare_onnxruntime, "openvino": bare_openvino}
+BARE = {"infbench.backends.pytorch": bare_pytorch, "infbench.backends.onnxruntime": bare_onnxruntime,
+        "infbench.backends.openvino": bare_openvino}
 
 
 def bare_mean_ms(step, sync, n: int) -> float:
@@ -170,11 +171,12 @@ def compare_cell(request: CellRequest, batch: np.ndarray, calls: int, rounds: in
             "harness_ms": statistics.median(harness), "bare_ms": statistics.median(loop)}
 
 
-def default_cells(summary: dict) -> list[tuple[str, str, str, int]]:
-    """Every measured cell of a run at batch 1 and at its device's largest batch."""
+def default_cells(summary: dict, model: str) -> list[tuple[str, str, str, int]]:
+    """Every measured cell of a run's model at batch 1 and at its device's largest batch."""
     largest = {device: max(sizes) for device, sizes in summary["settings"]["batch_sizes"].items()}
     return [(c["backend"], c["variant"], c["precision"], c["batch_size"]) for c in summary["cells"]
-            if c["status"] == "ok" and c["batch_size"] in (1, largest[c["device"]]) and BACKENDS[c["backend"]].module in BARE]
+            if c["status"] == "ok" and c["model"] == model and c["batch_size"] in (1, largest[c["device"]])
+            and BACKENDS[c["backend"]].module in BARE]
 
 
 def main() -> int:
@@ -184,15 +186,16 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=0, help="calls per round (default: about 0.5 s of calls)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=usable_cpus())
+    parser.add_argument("--model", help="the model of the results folder (default: its only one)")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args()
 
-    card = read_json(args.results / "model" / "model_card.json")
+    files = ModelFiles.only(args.results, args.model)
+    card = read_json(files.card)
     summary = read_json(args.results / "summary.json")
-    eval_set = load_eval_set(args.results / "reference" / "eval_set.npz")
-    cells = [tuple(c.split(":")) for c in args.cells] if args.cells else default_cells(summary)
-    artifacts = {"pth": str(args.results / "model" / "model_weights.pth"), "onnx": str(args.results / "model" / "onnx_model.onnx"),
-                 "onnx_fp16": str(args.results / "model" / "onnx_model_fp16.onnx")}
+    eval_set = load_eval_set(files.eval_set)
+    cells = [tuple(c.split(":")) for c in args.cells] if args.cells else default_cells(summary, files.model)
+    artifacts = {"pth": str(files.weights), "onnx": str(files.onnx), "onnx_fp16": str(files.onnx_fp16)}
     results = []
     print("| cell | harness (ms) | bare loop (ms) | harness / bare, median of rounds |")
     print("|---|---|---|---|")

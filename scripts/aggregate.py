@@ -1,32 +1,35 @@
-"""Write results/table.md, summary.csv/json and the chart from the records of every machine of the run."""
+"""Write results/table.md, summary.csv/json and the chart from the records of every machine and model of the run."""
 
-import pandas as pd
+from pathlib import Path
 
-from infbench.artifacts import atomic_path, read_json, write_json, write_text
+from infbench.artifacts import read_json
 from infbench.records import load_records
-from infbench.report.chart import plot
 from infbench.report.details import CONFIGURATION_LIBRARIES
-from infbench.report.document import render_run, summary_document
+from infbench.report.outputs import ReportFiles, write_report
 from infbench.report.rows import summary_rows
+from infbench.report.summary import ModelSummary, RunSummary, parity_notes
 from infbench.scripting import step
 from infbench.versions import installed_version
 
 
 def main(smk) -> None:
     with step(smk) as log:
-        rows = summary_rows(load_records(smk.input.records))
-        card = read_json(smk.input.card)
-        onnx_check = read_json(smk.input.onnx_check)
-        onnx_info = read_json(smk.input.onnx_info)
+        paths = list(smk.input.records)
+        rows = summary_rows(load_records(paths), [p.removeprefix("results/") for p in paths])
+        models = {
+            name: ModelSummary(card=read_json(card), onnx_export=read_json(info), onnx_check=read_json(check))
+            for name, card, info, check in zip(smk.params.models, smk.input.cards, smk.input.onnx_infos, smk.input.onnx_checks)
+        }
         settings = smk.params.settings
-        installed = {lib: installed_version(lib) for lib in CONFIGURATION_LIBRARIES}
-        write_text(smk.output.table, render_run(rows, card, onnx_info, onnx_check, settings, installed))
-        with atomic_path(smk.output.csv) as tmp:
-            pd.DataFrame(rows).to_csv(tmp, index=False)
-        write_json(smk.output.json, summary_document(rows, card, onnx_info, onnx_check, settings))
-        with atomic_path(smk.output.png) as png, atomic_path(smk.output.svg) as svg:
-            plot(rows, png, svg)
-        counts = pd.Series([r["status"] for r in rows]).value_counts().to_dict()
+        summary = RunSummary(
+            models=models, settings=settings, installed={lib: installed_version(lib) for lib in CONFIGURATION_LIBRARIES},
+            notes=parity_notes(rows, settings["parity_images"]), repaired=smk.params.repair, cells=rows,
+        )
+        for note in summary.notes:
+            log.warning("note: %s", note)
+        write_report(summary, ReportFiles(*(Path(p) for p in (smk.output.table, smk.output.csv, smk.output.json,
+                                                                 smk.output.png, smk.output.svg))))
+        counts = {status: sum(r.status == status for r in rows) for status in dict.fromkeys(r.status for r in rows)}
         log.info("%d cells (%s); wrote %s", len(rows), counts, smk.output.table)
 
 

@@ -3,8 +3,9 @@
 import numpy as np
 
 from infbench.artifacts import read_json, write_json
+from infbench.availability import torch2trt_missing
 from infbench.backends.base import BUILD_RECORD, CellRequest
-from infbench.backends.torch2trt import build_module, missing
+from infbench.backends.torch2trt import build_module
 from infbench.catalog import BACKENDS
 from infbench.reference import load_eval_set
 from infbench.scripting import step
@@ -13,7 +14,7 @@ from infbench.scripting import step
 def main(smk) -> None:
     with step(smk) as log:
         folder = smk.output.folder
-        if reason := missing():  # this machine has no torch2trt, TensorRT or GPU: the cell says so
+        if reason := torch2trt_missing():  # this machine has no torch2trt, TensorRT or GPU: the cell says so
             log.info("not built: %s", reason)
             write_json(f"{folder}/{BUILD_RECORD}", {"status": "skipped", "reason": reason})
             return

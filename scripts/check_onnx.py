@@ -10,7 +10,7 @@ from infbench.scripting import step
 def main(smk) -> None:
     with step(smk) as log:
         eval_set = load_eval_set(smk.input.eval_set)
-        result = check_with_onnxruntime(smk.input.onnx, eval_set, Tolerance(**smk.params.tolerance), smk.params.threads)
+        result = check_with_onnxruntime(smk.input.onnx, eval_set, Tolerance(**smk.params.tolerance), smk.params.cpu_threads)
         write_json(smk.output[0], result)
         log.info(
             "ONNX Runtime %s matches PyTorch on %d images: max relative diff %.3g, top-1 agreement %.3f",

@@ -4,7 +4,8 @@ import pandas as pd
 
 from infbench.artifacts import atomic_path, write_json, write_text
 from infbench.report.chart import plot
-from infbench.report.document import comparison_rows, load_runs, render_comparison
+from infbench.report.document import comparison_rows, render_comparison
+from infbench.report.runs import load_runs
 from infbench.scripting import step
 
 
@@ -15,10 +16,10 @@ def main(smk) -> None:
         write_text(smk.output.table, render_comparison(runs))
         with atomic_path(smk.output.csv) as tmp:
             pd.DataFrame(winners).to_csv(tmp, index=False)
-        write_json(smk.output.json, {"runs": [str(run["path"]) for run in runs], "fastest": winners})
+        write_json(smk.output.json, {"runs": [str(run.path) for run in runs], "fastest": winners})
         with atomic_path(smk.output.png) as png, atomic_path(smk.output.svg) as svg:
-            plot([row for run in runs for row in run["cells"]], png, svg)
-        machines = sorted({row["machine"] for run in runs for row in run["cells"]})
+            plot([row for run in runs for row in run.rows], png, svg)
+        machines = sorted({row.machine for run in runs for row in run.rows})
         log.info("compared %d runs (machines: %s); wrote %s", len(runs), ", ".join(machines), smk.output.table)
 
 

@@ -10,7 +10,7 @@ from infbench.scripting import step
 def main(smk) -> None:
     with step(smk) as log:
         p = smk.params
-        manifest = prepare(Path(smk.output.images), p.source, p.image_size, p.val_fraction, p.seed)
+        manifest = prepare(Path(smk.output.images), p.source, int(smk.wildcards.size), p.val_fraction, p.seed)
         log.info(
             "%s: %d training and %d held-out images, %d classes",
             manifest["source"], len(manifest["train"]), len(manifest["val"]), len(manifest["classes"]),

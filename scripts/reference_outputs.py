@@ -8,7 +8,7 @@ from infbench.scripting import step
 def main(smk) -> None:
     with step(smk) as log:
         manifest, card = read_json(smk.input.manifest), read_json(smk.input.card)
-        eval_set = build_eval_set(manifest, card, smk.input.weights, smk.params.images, smk.params.threads)
+        eval_set = build_eval_set(manifest, card, smk.input.weights, smk.params.images, smk.params.cpu_threads)
         save_eval_set(smk.output[0], eval_set)
         accuracy = float((eval_set["reference"].argmax(1) == eval_set["labels"]).mean())
         log.info("%d held-out images; reference top-1 accuracy %.3f", len(eval_set["labels"]), accuracy)

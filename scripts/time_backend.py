@@ -1,78 +1,97 @@
-"""Measure one cell (a backend's variant at a precision and batch size, on a machine) and write its record."""
+"""Measure one cell (a model on a backend's variant at a precision and batch size, on a machine) and write its record."""
 
 from pathlib import Path
 
-from infbench.artifacts import read_json, sha256, write_json
-from infbench.backends.base import CellRequest
+from infbench.artifacts import read_json, sha256
+from infbench.backends.base import BUILD_RECORD, CellRequest
 from infbench.catalog import BACKENDS
 from infbench.cells import Cell
 from infbench.harness import MeasurePolicy, WarmupPolicy
 from infbench.parity import Tolerance
-from infbench.records import error_record
+from infbench.records import Isolation, Record, error_record, now_utc, write_record
 from infbench.reference import load_eval_set
 from infbench.runner import run_cell
-from infbench.scripting import step
+from infbench.scripting import attempt_log, failed_log, held_lock, step
 
 ARTIFACT_ROLES = ("pth", "onnx", "onnx_fp16", "engine_dir", "torch2trt_dir")
+BUILD_ROLES = ("engine_dir", "torch2trt_dir")
 
 
-def last_line(path: str) -> str:
+def tail(path: Path, lines: int = 3) -> str:
     try:
-        lines = [line for line in Path(path).read_text(errors="replace").splitlines() if line.strip()]
+        text = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
     except OSError:
         return ""
-    return lines[-1][:300] if lines else ""
+    return " / ".join(line[:300] for line in text[-lines:])
+
+
+def killed_attempt_record(smk, cell: Cell) -> Record | None:
+    """The cell's error where the previous attempt ended without a record and without an error of its own.
+
+    Its log copy is still there (killed mid-way), or there is none (cancelled before it started); an
+    attempt that ended with an error of its own left `<copy>.failed`, and this attempt measures again.
+    """
+    attempt = int(smk.resources.attempt)
+    previous = attempt_log(smk.log[0], attempt - 1)
+    if attempt == 1:
+        return None
+    if failed_log(previous).exists():
+        failed_log(previous).unlink()
+        return None
+    if previous.exists():
+        what = f"its log ({previous}) ends with: {tail(previous) or 'nothing'}"
+    else:
+        what = "it wrote no log (cancelled or killed before it started)"
+    reason = (f"the measuring job on {cell.machine} ended without a record (killed, cancelled or crashed) in attempt "
+              f"{attempt - 1}; {what}")
+    return error_record(cell, reason, retryable=True, attempt=attempt, measure_again=smk.params.measure_again,
+                        code=smk.params.code)
+
+
+def cell_request(smk, cell: Cell) -> CellRequest:
+    settings = smk.params.settings
+    card = read_json(smk.input.card)
+    inputs = dict(smk.input.items())
+    return CellRequest(
+        backend=BACKENDS[cell.backend], precision=cell.precision, batch_size=cell.batch,
+        artifacts={role: inputs[role] for role in ARTIFACT_ROLES if role in inputs},
+        architecture=card["architecture"], num_classes=card["num_classes"], image_size=card["image_size"],
+        threads=settings["threads"], variant=cell.variant, machine=cell.machine, model=cell.model,
+        allow_tf32=settings["allow_tf32"], workspace_mb=settings["workspace_mb"], cache_dir=smk.params.cache_dir,
+    )
+
+
+def measure(smk, cell: Cell, log) -> Record:
+    settings = smk.params.settings
+    request = cell_request(smk, cell)
+    log.info("%s on %s: %s, %s, batch %d", cell.backend, cell.machine, cell.model, cell.label, cell.batch)
+    started = now_utc()
+    record = run_cell(
+        request, load_eval_set(smk.input.eval_set), measure=MeasurePolicy(**settings["measure"]),
+        warmup=WarmupPolicy(**settings["warmup"]), tolerance=Tolerance(**settings["tolerances"][cell.precision]),
+        noisy_cv=settings["noisy_cv"],
+    )
+    held = held_lock()
+    extra: dict = {
+        "attempt": int(smk.resources.attempt), "measure_again": smk.params.measure_again, "code": smk.params.code,
+        "isolation": Isolation(lock=held.path, waited_s=held.waited_s, started_utc=started, ended_utc=now_utc()),
+    }
+    if record.status != "skipped" and record.model_info is not None:
+        artifacts = {role: {"path": p, "sha256": sha256(p)} for role, p in request.artifacts.items() if Path(p).is_file()}
+        extra["model_info"] = record.model_info.model_copy(update={"artifacts": artifacts})
+    for role in BUILD_ROLES:
+        if role in request.artifacts and Path(request.artifacts[role], BUILD_RECORD).is_file():
+            extra["build"] = read_json(Path(request.artifacts[role], BUILD_RECORD))
+    return record.model_copy(update=extra)
 
 
 def main(smk) -> None:
-    cell = Cell(smk.wildcards.machine, smk.params.backend, smk.wildcards.variant, smk.wildcards.precision, int(smk.wildcards.batch))
-    attempt = getattr(smk.resources, "attempt", 1)
-    previous = last_line(smk.log[0]) if attempt > 1 else ""  # before this attempt's log replaces it
-    with step(smk) as log:
-        if attempt > 1:
-            # The first attempt ended without a record: killed (out of memory), cancelled by the
-            # scheduler, or crashed in native code. That is this cell's result; the rest of the table stands.
-            reason = f"the measuring job on {cell.machine} ended without a record (killed, cancelled or crashed)"
-            reason += f"; its log ends with: {previous}" if previous else f"; see {smk.log[0]}"
-            write_json(smk.output.record, error_record(cell, reason))
-            log.error("%s: error (%s)", smk.output.record, reason)
-            return
-        settings = smk.params.settings
-        card = read_json(smk.input.card)
-        inputs = dict(smk.input.items())
-        request = CellRequest(
-            backend=BACKENDS[cell.backend],
-            precision=cell.precision,
-            batch_size=cell.batch,
-            artifacts={role: inputs[role] for role in ARTIFACT_ROLES if role in inputs},
-            architecture=card["architecture"],
-            num_classes=card["num_classes"],
-            image_size=card["image_size"],
-            threads=settings["threads"],
-            variant=cell.variant,
-            machine=cell.machine,
-            allow_tf32=settings["allow_tf32"],
-            workspace_mb=settings["workspace_mb"],
-            cache_dir=smk.params.cache_dir,
-        )
-        log.info("%s on %s: %s, batch %d", cell.backend, cell.machine, cell.label, cell.batch)
-        record = run_cell(
-            request,
-            load_eval_set(smk.input.eval_set),
-            measure=MeasurePolicy(**settings["measure"]),
-            warmup=WarmupPolicy(**settings["warmup"]),
-            tolerance=Tolerance(**settings["tolerances"][cell.precision]),
-            noisy_cv=settings["noisy_cv"],
-        )
-        if record["status"] != "skipped":
-            record["model"]["artifacts"] = {
-                role: {"path": p, "sha256": sha256(p)} for role, p in request.artifacts.items() if Path(p).is_file()
-            }
-        for role in ("engine_dir", "torch2trt_dir"):
-            if role in inputs and Path(inputs[role], "build.json").is_file():
-                record["build"] = read_json(Path(inputs[role], "build.json"))
-        write_json(smk.output.record, record)
-        log.info("%s: %s%s", smk.output.record, record["status"], f" ({record['reason']})" if record["reason"] else "")
+    cell = Cell(smk.wildcards.machine, smk.wildcards.model, smk.params.backend, smk.wildcards.variant,
+                smk.wildcards.precision, int(smk.wildcards.batch))
+    with step(smk, measures=True) as log:
+        record = killed_attempt_record(smk, cell) or measure(smk, cell, log)
+        write_record(smk.output.record, record)
+        log.info("%s: %s%s", smk.output.record, record.status, f" ({record.reason})" if record.reason else "")
 
 
 main(snakemake)  # noqa: F821 (injected by Snakemake's script directive)

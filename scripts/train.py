@@ -10,7 +10,7 @@ from infbench.versions import imported_versions
 def main(smk) -> None:
     with step(smk) as log:
         manifest = read_json(smk.input.manifest)
-        settings = TrainSettings.from_params(smk.params.settings)
+        settings = TrainSettings.from_params({**smk.params.settings, "threads": smk.params.cpu_threads})
         model, summary = train(manifest, settings)
         save_state_dict(model, smk.output.weights)
         card = {

@@ -32,7 +32,7 @@ def _run(backend, artifacts, precision="fp32", batch=4, variant=""):
              "onnx_fp16": str(root / "onnx_model_fp16.onnx")}
     request = CellRequest(BACKENDS[backend], precision, batch, files, "resnet18", CLASSES, SIZE, threads=4, variant=variant,
                           cache_dir=str(root / "cache"))
-    return run_cell(request, eval_set, 20, WARMUP, TOLERANCES[precision], 0.5)
+    return run_cell(request, eval_set, 20, WARMUP, TOLERANCES[precision], 0.5).dump()  # the record as written to disk
 
 
 def _check_gpu_record(record):

@@ -1,18 +1,22 @@
 """Summary rows, the tables, the chart and the comparison, from records shaped as the runner writes them."""
 
 import copy
+import json
 
 import pytest
 
 from infbench.artifacts import write_json
+from infbench.cells import Cell
 from infbench.errors import BenchError
-from infbench.records import load_records, validate_record
+from infbench.records import Record, header, load_records, read_record
 from infbench.report.chart import lines, plot
 from infbench.report.details import configuration_table, skipped_list
-from infbench.report.document import load_runs, render_comparison, render_run, summary_document
+from infbench.report.document import render_comparison, render_run
 from infbench.report.fastest import best_of, fastest_table
 from infbench.report.rows import summary_rows
+from infbench.report.runs import load_runs
 from infbench.report.study import headline, study_table
+from infbench.report.summary import ModelSummary, RunSummary, write_summary
 from infbench.report.text import Footnotes, format_ms, format_s
 
 POLICY = {"iterations": 100, "min_time_s": 2.0, "max_time_s": 60, "min_iterations": 5, "max_iterations": 100000}
@@ -25,26 +29,28 @@ SETTINGS = {"timing": "end_to_end", "precisions": ["fp32", "fp16"], "batch_sizes
                          "tensorrt", "torch2trt", "openvino"], "policy": POLICY}
 
 
-def _stats(mean, cv=0.02):
-    return {"n": 100, "mean": mean, "std": mean * cv, "min": mean * 0.9, "p50": mean * 0.99, "p90": mean * 1.05,
+def _stats(mean, cv=0.02, n=3):
+    return {"n": n, "mean": mean, "std": mean * cv, "min": mean * 0.9, "p50": mean * 0.99, "p90": mean * 1.05,
             "p99": mean * 1.2, "max": mean * 1.3, "cv": cv}
 
 
 def _block(mean, batch=1, cv=0.02, events=None, noisy=False, per_step=None):
     images = per_step or batch
-    block = {"host_ms": _stats(mean, cv), "warmup": {"mode": "adaptive", "iterations": 30, "settled": True, "window_medians_ms": []},
-             "images_per_step": images, "throughput_ips": images * 1000 / mean, "noisy": noisy, "samples_ms": [mean] * 3}
+    block = {"host_ms": _stats(mean, cv), "warmup": {"mode": "adaptive", "iterations": 30, "settled": True, "window_medians_ms": [],
+                                                    "stopped_by": "settled"},
+             "images_per_step": images, "throughput_ips": images * 1000 / mean, "noisy": noisy, "stopped_by": "iterations",
+             "samples_ms": [mean] * 3}
     if events is not None:
         block["device_ms"] = _stats(events)
+        block["device_samples_ms"] = [events] * 3
     return block
 
 
 def _record(backend, variant="default", status="ok", precision="fp32", batch=1, machine="local", e2e=None, resident=None,
-            **extra):
-    record = {"schema_version": 2, "machine": machine, "backend": backend, "variant": variant, "precision": precision,
-              "batch_size": batch, "status": status, "reason": None, "host": HOST}
+            reason=None, model="resnet50", **extra):
+    record = header(Cell(machine, model, backend, variant, precision, batch), status, reason) | {"host": HOST}
     if e2e is not None:
-        record["timing"] = {"policy": POLICY, "end_to_end": e2e}
+        record["timing"] = {"policy": POLICY, "methods": {}, "end_to_end": e2e}
         if resident is not None:
             record["timing"]["device_resident"] = resident
             record["gpu"] = GPU
@@ -52,12 +58,21 @@ def _record(backend, variant="default", status="ok", precision="fp32", batch=1, 
     return record
 
 
+def _records(dicts):
+    return [Record.model_validate(d) for d in dicts]
+
+
+def _rows(dicts):
+    records = _records(dicts)
+    return summary_rows(records, [r.cell.record_path.removeprefix("results/") for r in records])
+
+
 @pytest.fixture
 def records():
     return [
         _record("pytorch_cpu", "eager", e2e=_block(173.42), versions={"torch": "2.14.1", "torchvision": "0.29.1"},
                 cold_start={"load_s": 0.5, "first_inference_ms": 300.0}, memory={"host_peak_rss_mb": 900.0},
-                parity={"max_abs_diff": 1e-5, "max_rel_diff": 1e-7, "min_cosine": 1.0, "top1_agreement": 1.0,
+                parity={"passed": True, "max_abs_diff": 1e-5, "max_rel_diff": 1e-7, "min_cosine": 1.0, "top1_agreement": 1.0,
                         "decisive_images": 256, "decisive_top1_agreement": 1.0, "top1_accuracy": 0.96}),
         _record("pytorch_cpu", "channels_last", e2e=_block(120.0), versions={"torch": "2.14.1"}),
         _record("onnxruntime_cpu", e2e=_block(40.01, cv=0.3, noisy=True), versions={"onnxruntime": "1.31.1"}),
@@ -81,7 +96,7 @@ def records():
 
 @pytest.fixture
 def rows(records):
-    return summary_rows(records)
+    return _rows(records)
 
 
 def _cells(table):
@@ -124,8 +139,8 @@ def test_cells_not_configured_or_not_measured_never_borrow_a_number(rows):
 
 def test_fastest_per_runtime_picks_the_fastest_variant_and_precision_that_passed_parity(rows):
     best = best_of(rows, "local", "pytorch_cuda")
-    assert (best.latency["variant"], best.latency["precision"]) == ("compile_cudagraphs", "fp16")  # not the mismatched compile
-    assert best.throughput["batch_size"] == 32
+    assert (best.latency.variant, best.latency.precision) == ("compile_cudagraphs", "fp16")  # not the mismatched compile
+    assert best.throughput.batch_size == 32
     notes = Footnotes()
     table = {r[0]: r[1:] for r in _cells(fastest_table(rows, ["local"], notes))}
     assert table["PyTorch, CUDA"] == ["0.610 ms (torch.compile + CUDA graphs, fp16)", "62 s",
@@ -143,8 +158,9 @@ def test_fastest_per_runtime_picks_the_fastest_variant_and_precision_that_passed
 
 def test_machines_side_by_side(records):
     other = [dict(copy.deepcopy(r), machine="h200") for r in records]
-    other[5]["timing"]["device_resident"]["host_ms"]["mean"] = 4.0
-    rows = summary_rows(records + other)
+    other[5]["timing"]["device_resident"]["host_ms"].update(mean=4.0, min=3.9)
+    other[5]["timing"]["device_resident"].update(samples_ms=[4.0] * 3, throughput_ips=250.0)
+    rows = _rows(records + other)
     table = fastest_table(rows, ["local", "h200"], Footnotes())
     header = [c.strip() for c in table.splitlines()[0].strip("|").split("|")]
     assert header == ["Runtime", "local: latency, batch 1", "local: throughput", "h200: latency, batch 1", "h200: throughput"]
@@ -152,9 +168,15 @@ def test_machines_side_by_side(records):
     assert line[0] == "0.610 ms (torch.compile + CUDA graphs, fp16; build 62 s)" == line[2]
 
 
+def _summary(rows, card=CARD, onnx_export=None, onnx_check=None, installed=None):
+    model = ModelSummary(card=card, onnx_export=onnx_export or {}, onnx_check=onnx_check or {})
+    return RunSummary(models={card["architecture"]: model}, settings=SETTINGS, installed=installed or {}, cells=rows)
+
+
 def test_a_run_document_has_every_section_and_skip_reasons_share_one_footnote(rows):
-    markdown = render_run(rows, CARD, {"exporter": "dynamo", "opset": 18, "versions": {"onnx": "1.23.2"}},
-                          {"images": 256, "max_rel_diff": 1e-6, "top1_agreement": 1.0}, SETTINGS, {"tensorrt": None})
+    markdown = render_run(_summary(rows, onnx_export={"exporter": "dynamo", "opset": 18, "versions": {"onnx": "1.23.2"}},
+                                   onnx_check={"images": 256, "max_rel_diff": 1e-6, "top1_agreement": 1.0},
+                                   installed={"tensorrt": None}))
     for heading in ("## The study's table", "## Fastest per runtime", "## Test configuration", "## All cells", "### Skipped cells"):
         assert heading in markdown
     assert markdown.count("onnxruntime_tensorrt on local: skipped, TensorrtExecutionProvider did not load") == 1
@@ -184,36 +206,51 @@ def test_configuration_table_lists_what_each_machine_imported(rows):
     assert cells["CPU"] == "Test CPU (2 usable CPUs)"
 
 
-def test_summary_rows_are_flat_complete_and_name_their_record(rows):
-    by_cell = {(r["backend"], r["variant"], r["precision"], r["batch_size"]): r for r in rows}
+def test_summary_rows_are_complete_flatten_for_the_csv_and_name_their_record(rows):
+    by_cell = {(r.backend, r.variant, r.precision, r.batch_size): r for r in rows}
     gpu = by_cell[("pytorch_cuda", "eager", "fp32", 1)]
-    assert gpu["e2e_mean_ms"] == 13.13 and gpu["resident_mean_ms"] == 5.0 and gpu["resident_cuda_event_mean_ms"] == 4.8
-    assert gpu["device_peak_mb"] == 300.0 and gpu["gpu"] == "NVIDIA H200" and gpu["cpu"] == "Test CPU"
-    assert gpu["record"] == "records/local/pytorch_cuda/eager/fp32_bs1.json"
-    assert by_cell[("pytorch_cpu", "eager", "fp32", 1)]["top1_accuracy"] == 0.96
-    assert by_cell[("tensorrt", "default", "fp32", 1)]["status"] == "error"
-    assert [r["backend"] for r in rows][:3] == ["pytorch_cpu", "pytorch_cpu", "pytorch_cuda"]  # the catalogue's order
+    assert gpu.end_to_end.mean_ms == 13.13 and gpu.device_resident.mean_ms == 5.0 and gpu.device_resident.cuda_event_mean_ms == 4.8
+    flat = gpu.flat()
+    assert flat["e2e_mean_ms"] == 13.13 and flat["resident_mean_ms"] == 5.0 and flat["resident_cuda_event_mean_ms"] == 4.8
+    assert flat["version_torch"] == "2.14.1"
+    assert gpu.device_peak_mb == 300.0 and gpu.gpu == "NVIDIA H200" and gpu.cpu == "Test CPU"
+    assert gpu.record == "records/local/resnet50/pytorch_cuda/eager/fp32_bs1.json"
+    assert by_cell[("pytorch_cpu", "eager", "fp32", 1)].top1_accuracy == 0.96
+    assert by_cell[("tensorrt", "default", "fp32", 1)].status == "error"
+    assert [r.backend for r in rows][:3] == ["pytorch_cpu", "pytorch_cpu", "pytorch_cuda"]  # the catalogue's order
 
 
 def test_skipped_cells_are_listed_by_machine_and_reason(rows):
     assert skipped_list(rows) == "- onnxruntime_tensorrt on local (default fp32 batch 1): TensorrtExecutionProvider did not load"
 
 
-def test_records_are_validated(tmp_path, records):
+def test_records_are_validated_and_a_bad_one_is_named_with_what_is_wrong(tmp_path, records):
     paths = []
     for i, r in enumerate(records):
         write_json(tmp_path / f"{i}.json", r)
         paths.append(tmp_path / f"{i}.json")
     assert len(load_records(paths)) == len(records)
+
+    def written(name, record):
+        write_json(tmp_path / name, record)
+        return tmp_path / name
+
     bad = copy.deepcopy(records[0])
     del bad["timing"]
-    with pytest.raises(ValueError, match="status ok but no timing"):
-        validate_record(bad, "x.json")
-    with pytest.raises(ValueError, match="needs a reason"):
-        validate_record(_record("tensorrt", status="skipped"), "y.json")
-    old = {k: v for k, v in records[0].items() if k not in ("machine", "variant")}
-    with pytest.raises(ValueError, match="x.json: missing 'machine' .*this workflow writes 2"):
-        validate_record(old, "x.json")
+    with pytest.raises(ValueError, match="x.json: not a valid record .*status ok but no timing"):
+        read_record(written("x.json", bad))
+    with pytest.raises(ValueError, match="y.json: not a valid record .*needs a reason"):
+        read_record(written("y.json", _record("tensorrt", status="skipped")))
+    typo = dict(copy.deepcopy(records[0]), timnig={})
+    with pytest.raises(ValueError, match="t.json: not a valid record .*timnig: Extra inputs are not permitted"):
+        read_record(written("t.json", typo))
+    text = json.dumps(records[0])
+    (tmp_path / "cut.json").write_text(text[: len(text) // 2])
+    with pytest.raises(ValueError, match="cut.json: not a readable record"):
+        read_record(tmp_path / "cut.json")
+    old = dict(copy.deepcopy(records[0]), schema_version=1)
+    with pytest.raises(ValueError, match="o.json: a record of schema version 1; this workflow reads 2 and 3"):
+        read_record(written("o.json", old))
 
 
 def test_chart_has_a_line_per_runtime_variant_and_precision(tmp_path, rows):
@@ -231,19 +268,20 @@ def test_chart_has_a_line_per_runtime_variant_and_precision(tmp_path, rows):
 
 def _run_folder(tmp_path, name, rows, card=CARD):
     folder = tmp_path / name
-    write_json(folder / "summary.json", summary_document(rows, card, {}, {}, SETTINGS))
+    write_summary(folder / "summary.json", _summary(rows, card))
     return folder
 
 
 def test_runs_made_on_two_machines_are_compared_with_every_number_traced_to_its_record(tmp_path, records):
-    cpu = _run_folder(tmp_path, "cpu-2core", summary_rows(records[:5]))
-    gpu = _run_folder(tmp_path, "h200", summary_rows(records))
+    cpu = _run_folder(tmp_path, "cpu-2core", _rows(records[:5]))
+    gpu = _run_folder(tmp_path, "h200", _rows(records))
     runs = load_runs([cpu, gpu / "summary.json"])
-    assert [sorted({r["machine"] for r in run["cells"]}) for run in runs] == [["cpu-2core"], ["h200"]]
+    assert [sorted({r.machine for r in run.rows}) for run in runs] == [["cpu-2core"], ["h200"]]
     markdown = render_comparison(runs)
     header = next(line for line in markdown.splitlines() if line.startswith("| Runtime"))
     assert "cpu-2core: latency, batch 1" in header and "h200: throughput" in header
-    assert f"- h200, PyTorch, CUDA, latency (0.610 ms): {gpu}/records/local/pytorch_cuda/compile_cudagraphs/fp16_bs1.json" in markdown
+    assert (f"- h200, PyTorch, CUDA, latency (0.610 ms): {gpu}/records/local/resnet50/pytorch_cuda/compile_cudagraphs/fp16_bs1.json"
+            in markdown)
     study = markdown.split("## The study's table, per machine")[1].split("## Test configuration")[0]
     headings = [line for line in study.splitlines() if line.startswith("#")]
     assert headings == ["### cpu-2core", "### h200"]  # each machine's table says whose it is
@@ -251,13 +289,19 @@ def test_runs_made_on_two_machines_are_compared_with_every_number_traced_to_its_
 
 
 def test_comparing_runs_of_another_model_or_twice_the_same_machine_is_refused(tmp_path, records):
-    a = _run_folder(tmp_path, "a", summary_rows(records[:2]))
-    b = _run_folder(tmp_path, "b", summary_rows(records[:2]), card=dict(CARD, image_size=32))
+    a = _run_folder(tmp_path, "a", _rows(records[:2]))
+    b = _run_folder(tmp_path, "b", _rows(records[:2]), card=dict(CARD, image_size=32))
     with pytest.raises(BenchError, match=r"compare.runs\[1\]: .*b/summary.json holds records of resnet50 at 32x32"):
         load_runs([a, b])
-    named = _run_folder(tmp_path, "c", summary_rows([dict(r, machine="gpu") for r in records[:2]]))
-    again = _run_folder(tmp_path, "d", summary_rows([dict(r, machine="gpu") for r in records[:2]]))
+    other = _run_folder(tmp_path, "o", _rows([dict(r, model="resnet18") for r in records[:2]]), card=dict(CARD, architecture="resnet18"))
+    with pytest.raises(BenchError, match=r"compare.runs\[1\]: .*o/summary.json holds records of resnet18 .*none of the models"):
+        load_runs([a, other])
+    named = _run_folder(tmp_path, "c", _rows([dict(r, machine="gpu") for r in records[:2]]))
+    again = _run_folder(tmp_path, "d", _rows([dict(r, machine="gpu") for r in records[:2]]))
     with pytest.raises(BenchError, match="machine 'gpu' is in two runs"):
         load_runs([named, again])
     with pytest.raises(BenchError, match=r"compare.runs\[0\]: .*missing/summary.json is not a readable summary.json"):
         load_runs([tmp_path / "missing" / "summary.json"])
+    write_json(tmp_path / "old" / "summary.json", {"schema_version": 2, "cells": []})
+    with pytest.raises(BenchError, match=r"old/summary.json was written by another version .*python tools/rerender.py"):
+        load_runs([tmp_path / "old"])

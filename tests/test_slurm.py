@@ -22,7 +22,7 @@ slurm_local = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(slurm_local)
 
 PARTITIONS = ["cpu_a", "cpu_b"]
-CANCELLED_CELL = "rule_time_pytorch_cpu_wildcards_cpu_b_eager_fp32_1"  # the plugin's job comment for that cell
+CANCELLED_CELL = "rule_time_pytorch_cpu_wildcards_cpu_b_resnet18_eager_fp32_1"  # the plugin's job comment for that cell
 CONFIG = {
     **TINY_CONFIG,
     "benchmark": {**TINY_CONFIG["benchmark"], "backends": ["pytorch_cpu", "onnxruntime_cpu", "pytorch_cuda"],
@@ -92,7 +92,7 @@ def test_every_job_went_through_slurm_to_its_machines_partition(slurm_run):
         assert list((logs / f"rule_{rule}").rglob("*.log")), rule
     for machine in PARTITIONS:
         for rule, variant in (("time_pytorch_cpu", "eager"), ("time_onnxruntime_cpu", "default"), ("time_pytorch_cuda", "eager")):
-            assert list((logs / f"rule_{rule}" / f"{machine}_{variant}_fp32_1").glob("*.log")), (rule, machine)
+            assert list((logs / f"rule_{rule}" / f"{machine}_resnet18_{variant}_fp32_1").glob("*.log")), (rule, machine)
     # What SLURM told each measuring job: its job id and its machine's partition.
     for record in (workdir / "results" / "records").rglob("*.json"):
         machine = record.relative_to(workdir / "results" / "records").parts[0]
@@ -105,10 +105,10 @@ def test_each_machines_records_and_the_comparison_hold_both_partitions(slurm_run
     workdir, _, _ = slurm_run
     records = workdir / "results" / "records"
     for machine in PARTITIONS:
-        ort = read_json(records / machine / "onnxruntime_cpu" / "default" / "fp32_bs1.json")
+        ort = read_json(records / machine / "resnet18" / "onnxruntime_cpu" / "default" / "fp32_bs1.json")
         assert ort["status"] == "ok" and ort["machine"] == machine and ort["host"]["hostname"]
         # A GPU cell on a machine without GPUs asks SLURM for no GPU (a partition without GPUs would refuse it).
-        gpu = read_json(records / machine / "pytorch_cuda" / "eager" / "fp32_bs1.json")
+        gpu = read_json(records / machine / "resnet18" / "pytorch_cuda" / "eager" / "fp32_bs1.json")
         assert gpu["status"] == "skipped" and "no CUDA device" in gpu["reason"]
     markdown = (workdir / "results" / "table.md").read_text()
     header = next(line for line in markdown.splitlines() if line.startswith("| Runtime"))
@@ -119,10 +119,10 @@ def test_each_machines_records_and_the_comparison_hold_both_partitions(slurm_run
 def test_a_job_that_slurm_cancels_becomes_that_cells_error_and_the_rest_is_written(slurm_run):
     workdir, _, cancelled = slurm_run
     assert cancelled, "the job was never seen in squeue"
-    record = read_json(workdir / "results" / "records" / "cpu_b" / "pytorch_cpu" / "eager" / "fp32_bs1.json")
+    record = read_json(workdir / "results" / "records" / "cpu_b" / "resnet18" / "pytorch_cpu" / "eager" / "fp32_bs1.json")
     assert record["status"] == "error"
     assert record["reason"].startswith("the measuring job on cpu_b ended without a record (killed, cancelled or crashed)")
-    other = read_json(workdir / "results" / "records" / "cpu_a" / "pytorch_cpu" / "eager" / "fp32_bs1.json")
+    other = read_json(workdir / "results" / "records" / "cpu_a" / "resnet18" / "pytorch_cpu" / "eager" / "fp32_bs1.json")
     assert other["status"] == "ok"
     assert "pytorch_cpu on cpu_b (eager, fp32, batch 1): error, the measuring job on cpu_b ended without a record" in (
         workdir / "results" / "table.md").read_text()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from infbench.backends import tensorrt as trt_backend
+from infbench import availability as trt_backend
 
 sys.path.insert(0, str(REPO / "tools"))
 import check_tensorrt_api  # noqa: E402

@@ -64,29 +64,29 @@ def test_fastest_per_runtime_puts_openvino_beside_the_others(finished_workflow):
 
 def test_every_output_is_written_and_consistent(finished_workflow):
     results = finished_workflow / "results"
-    records = load_records(sorted((results / "records").glob("*/*/*/*.json")))
+    records = [r.dump() for r in load_records(sorted((results / "records").glob("*/*/*/*/*.json")))]
     cells = {(r["machine"], r["backend"], r["variant"]) for r in records}
     expected = {("local", name, variant) for name, backend in BACKENDS.items() for variant in backend.variants_by_default}
     assert cells == expected
     measured = {r["backend"] for r in records if r["status"] == "ok"}
     assert measured == {"pytorch_cpu", "onnxruntime_cpu", "openvino"}
     summary = json.loads((results / "summary.json").read_text())
-    assert len(summary["cells"]) == len(expected) and summary["schema_version"] == 2
+    assert len(summary["cells"]) == len(expected) and summary["schema_version"] == 3
     assert {c["record"] for c in summary["cells"]} == {str(p.relative_to(results)) for p in (results / "records").rglob("*.json")}
     csv_lines = (results / "summary.csv").read_text().splitlines()
-    assert len(csv_lines) == len(expected) + 1 and csv_lines[0].startswith("machine,backend,variant,")
+    assert len(csv_lines) == len(expected) + 1 and csv_lines[0].startswith("machine,model,backend,variant,")
     assert (results / "latency.png").stat().st_size > 1000 and (results / "latency.svg").exists()
     assert not list(results.rglob("*.part"))
     # Readable as any other new file is (umask), not by the owner alone: results go to shared file systems.
     umask = os.umask(0)
     os.umask(umask)
     written = [results / name for name in ("table.md", "summary.csv", "summary.json", "latency.png", "latency.svg")]
-    written += list((results / "records").rglob("*.json")) + [results / "model" / "model_weights.pth"]
+    written += list((results / "records").rglob("*.json")) + [results / "model" / "resnet18" / "model_weights.pth"]
     assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in written} == {oct(0o666 & ~umask)}
 
 
 def test_training_really_trained(finished_workflow):
-    card = json.loads((finished_workflow / "results" / "model" / "model_card.json").read_text())
+    card = json.loads((finished_workflow / "results" / "model" / "resnet18" / "model_card.json").read_text())
     losses = [e["loss"] for e in card["history"]["head_epochs"]]
     assert len(losses) == TINY_CONFIG["train"]["head"]["epochs"]
     assert losses[-1] < losses[0]
@@ -180,7 +180,7 @@ def test_editing_a_module_reruns_exactly_the_rules_whose_scripts_import_it(own_c
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-2000:]
     assert _planned_jobs(output) == rules
-    assert f"Updated input files: {path}" in output
+    assert "Params have changed since last execution" in output and f"'src/infbench/{module}': '" in output
     # Undone, the edit reruns nothing: Snakemake compares the files' contents, not only their times.
     again = snakemake(workdir, "-n", "--cores", "1", "results/table.md", repo=code)
     assert "Nothing to be done" in again.stdout + again.stderr
@@ -213,8 +213,10 @@ def test_bad_config_stops_before_any_job_with_one_line(config, message, tmp_path
 @pytest.mark.parametrize(
     "damaged, target, message",
     [
-        ("model/model_weights.pth", "results/model/onnx_model.onnx", "results/model/model_weights.pth: not a readable PyTorch checkpoint ("),
-        ("model/onnx_model.onnx", "results/model/onnx_check.json", "results/model/onnx_model.onnx: ONNX Runtime cannot load it ("),
+        ("model/resnet18/model_weights.pth", "results/model/resnet18/onnx_model.onnx",
+         "results/model/resnet18/model_weights.pth: not a readable PyTorch checkpoint ("),
+        ("model/resnet18/onnx_model.onnx", "results/model/resnet18/onnx_check.json",
+         "results/model/resnet18/onnx_model.onnx: ONNX Runtime cannot load it ("),
     ],
 )
 def test_truncated_file_fails_its_rule_with_name_and_reason_and_leaves_no_output(workflow_copy, damaged, target, message):

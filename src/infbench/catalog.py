@@ -5,7 +5,9 @@ Pure data, no heavy imports: the Snakefile reads it while building the DAG.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from infbench.variants import OnnxRuntimeOptions, OpenVINOOptions, PyTorchOptions, TensorRTOptions, Variant
 
 # torchvision classifiers the workflow can train and export, with the smallest
 # square input each can take (five stride-2 stages bring 32 px down to 1 px).
@@ -89,32 +91,46 @@ LIBRARIES: dict[str, Library] = {
 PRECISIONS = ("fp32", "fp16", "bf16")
 DEVICES = ("cpu", "cuda")
 
+# Why a backend never runs a precision, on any machine (a skipped cell's reason).
+CPU_FP16_PYTORCH = (
+    "fp16 not supported on CPU by this backend "
+    "(PyTorch runs fp16 convolutions on x86 CPUs through a slow fallback, not a fast kernel)"
+)
+CPU_FP16_ONNXRUNTIME = (
+    "fp16 not supported on CPU by this backend "
+    "(ONNX Runtime's CPU provider casts an fp16 model back to fp32 and runs it in fp32)"
+)
+NO_BF16_ONNX = "bf16 not supported by this backend (the workflow exports fp32 and fp16 ONNX models)"
 
-@dataclass(frozen=True)
-class Variant:
-    """One way to run a backend: an optimisation setting that a user of that runtime would choose."""
 
-    name: str  # in paths and the config: [a-z0-9_]
-    label: str  # in tables, as the study labelled its cells: "0.61 ms (torch.compile + CUDA graphs, fp16)"
-    description: str
-    runs_by_default: bool = True  # False: only when benchmark.variants asks for it (minutes of compile)
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Backend:
-    """A runtime on a device: a column and row of the study's table, or an extra runtime beside it."""
+    """A runtime on a device: a column and row of the study's table, or an extra runtime beside it.
+
+    Adding a backend is adding one of these and a module that implements `infbench.backends.base.Runtime`
+    (docs/adding-a-backend.md).
+    """
 
     name: str
     title: str  # the runtime in tables of its own: "PyTorch, CUDA"
-    framework: str  # the study's column ("" for runtimes outside the study's table)
+    framework: str = ""  # the study's column ("" for runtimes outside the study's table)
     row: str  # the study's row, or the device's name
     device: str  # "cpu" or "cuda"
     artifact: str  # what it runs: "pth", "onnx", "trt" or "torch2trt"
     libraries: tuple[str, ...]  # keys of LIBRARIES that its timing rule imports
-    module: str  # infbench.backends.<module>: how it loads and runs
+    module: str  # the module that implements it (its RUNTIME is a Runtime)
     variants: tuple[Variant, ...]  # the first is the study's (the runtime's default path)
+    unsupported: dict[str, str] = field(default_factory=dict)  # precision -> why this backend never runs it
     label: str = ""  # shown after the number in the study's table, as the study did: "2.099 ms (torch2trt)"
     provider: str = ""  # ONNX Runtime execution provider, where there is one
+
+    def __post_init__(self):
+        if self.device not in DEVICES:
+            raise ValueError(f"{self.name}: device {self.device!r} is not one of {DEVICES}")
+        if unknown := set(self.unsupported) - set(PRECISIONS):
+            raise ValueError(f"{self.name}: unsupported names unknown precisions {sorted(unknown)}")
+        if len(set(self.variant_names)) != len(self.variants):
+            raise ValueError(f"{self.name}: two variants share a name")
 
     @property
     def is_gpu(self) -> bool:
@@ -123,10 +139,6 @@ class Backend:
     @property
     def in_study(self) -> bool:
         return bool(self.framework)
-
-    @property
-    def implementation(self) -> str:
-        return f"infbench.backends.{self.module}"
 
     @property
     def default_variant(self) -> str:
@@ -147,134 +159,128 @@ class Backend:
         return [v.name for v in self.variants if v.runs_by_default]
 
 
-EAGER = Variant("eager", "eager", "PyTorch's default: eager mode, NCHW, under torch.inference_mode()")
-CHANNELS_LAST = Variant("channels_last", "channels-last", "model and input in channels-last (NHWC) memory format")
-CHANNELS_LAST_CUDA = Variant(
-    "channels_last", "channels-last", "model and input in channels-last memory format, cudnn.benchmark on"
-)
-COMPILE = Variant(
-    "compile", "torch.compile", "torch.compile (inductor, default mode) of the channels-last model; compile time is build_s",
-    runs_by_default=False,
-)
-COMPILE_GPU = Variant(COMPILE.name, COMPILE.label, COMPILE.description)
+EAGER = Variant(name="eager", label="eager", description="PyTorch's default: eager mode, NCHW, under torch.inference_mode()",
+                options=PyTorchOptions())
+CHANNELS_LAST = Variant(name="channels_last", label="channels-last",
+                        description="model and input in channels-last (NHWC) memory format",
+                        options=PyTorchOptions(channels_last=True))
+CHANNELS_LAST_CUDA = Variant(name="channels_last", label="channels-last",
+                             description="model and input in channels-last memory format, cudnn.benchmark on",
+                             options=PyTorchOptions(channels_last=True, cudnn_benchmark=True))
+COMPILE_DESCRIPTION = "torch.compile (inductor, default mode) of the channels-last model; compile time is build_s"
+COMPILE_CPU = Variant(name="compile", label="torch.compile", description=COMPILE_DESCRIPTION,
+                      options=PyTorchOptions(channels_last=True, compile_mode="default"), runs_by_default=False)
+COMPILE_CUDA = Variant(name="compile", label="torch.compile", description=COMPILE_DESCRIPTION,
+                       options=PyTorchOptions(channels_last=True, compile_mode="default", cudnn_benchmark=True))
 COMPILE_CUDAGRAPHS = Variant(
-    "compile_cudagraphs",
-    "torch.compile + CUDA graphs",
-    'torch.compile(mode="reduce-overhead"): inductor and CUDA graphs, channels-last; compile and capture time is build_s',
+    name="compile_cudagraphs",
+    label="torch.compile + CUDA graphs",
+    description='torch.compile(mode="reduce-overhead"): inductor and CUDA graphs, channels-last; compile and capture time is build_s',
+    options=PyTorchOptions(channels_last=True, compile_mode="reduce-overhead", cudnn_benchmark=True, cuda_graph=True),
 )
-COMPILE_MAX_AUTOTUNE = Variant(
-    "compile_max_autotune",
-    "torch.compile max-autotune",
-    'torch.compile(mode="max-autotune"): searches kernel configurations (many minutes for ResNet50), CUDA graphs on a GPU',
+MAX_AUTOTUNE_DESCRIPTION = (
+    'torch.compile(mode="max-autotune"): searches kernel configurations (many minutes for ResNet50), CUDA graphs on a GPU'
+)
+COMPILE_MAX_AUTOTUNE_CPU = Variant(
+    name="compile_max_autotune", label="torch.compile max-autotune", description=MAX_AUTOTUNE_DESCRIPTION,
+    options=PyTorchOptions(channels_last=True, compile_mode="max-autotune"), runs_by_default=False,
+)
+COMPILE_MAX_AUTOTUNE_CUDA = Variant(
+    name="compile_max_autotune", label="torch.compile max-autotune", description=MAX_AUTOTUNE_DESCRIPTION,
+    options=PyTorchOptions(channels_last=True, compile_mode="max-autotune", cudnn_benchmark=True, cuda_graph=True),
     runs_by_default=False,
 )
 ORT_CUDA_VARIANTS = (
-    Variant("default", "CUDA provider", "CUDA execution provider, NCHW, cuDNN convolution search EXHAUSTIVE"),
-    Variant("nhwc", "CUDA provider, NHWC", "prefer_nhwc: convolutions in NHWC (faster in fp16 on tensor cores)"),
-    Variant("cuda_graph", "CUDA provider + CUDA graph", "enable_cuda_graph with IO binding of fixed device buffers"),
-    Variant("nhwc_cuda_graph", "CUDA provider, NHWC + CUDA graph", "prefer_nhwc and enable_cuda_graph together"),
+    Variant(name="default", label="CUDA provider",
+            description="CUDA execution provider, NCHW, cuDNN convolution search EXHAUSTIVE", options=OnnxRuntimeOptions()),
+    Variant(name="nhwc", label="CUDA provider, NHWC",
+            description="prefer_nhwc: convolutions in NHWC (faster in fp16 on tensor cores)",
+            options=OnnxRuntimeOptions(nhwc=True)),
+    Variant(name="cuda_graph", label="CUDA provider + CUDA graph",
+            description="enable_cuda_graph with IO binding of fixed device buffers", options=OnnxRuntimeOptions(cuda_graph=True)),
+    Variant(name="nhwc_cuda_graph", label="CUDA provider, NHWC + CUDA graph",
+            description="prefer_nhwc and enable_cuda_graph together", options=OnnxRuntimeOptions(nhwc=True, cuda_graph=True)),
 )
+PYTORCH_LIBRARIES = ("torch", "torchvision", "numpy")
 
 
 BACKENDS: dict[str, Backend] = {
     b.name: b
     for b in (
         Backend(
-            "pytorch_cpu", "PyTorch, CPU", "PyTorch", "CPU", "cpu", "pth", ("torch", "torchvision", "numpy"), "pytorch",
-            (EAGER, CHANNELS_LAST, COMPILE, COMPILE_MAX_AUTOTUNE),
+            name="pytorch_cpu", title="PyTorch, CPU", framework="PyTorch", row="CPU", device="cpu", artifact="pth",
+            libraries=PYTORCH_LIBRARIES, module="infbench.backends.pytorch",
+            variants=(EAGER, CHANNELS_LAST, COMPILE_CPU, COMPILE_MAX_AUTOTUNE_CPU),
+            unsupported={"fp16": CPU_FP16_PYTORCH},
         ),
         Backend(
-            "pytorch_cuda", "PyTorch, CUDA", "PyTorch", "CUDA (GPU)", "cuda", "pth", ("torch", "torchvision", "numpy"),
-            "pytorch", (EAGER, CHANNELS_LAST_CUDA, COMPILE_GPU, COMPILE_CUDAGRAPHS, COMPILE_MAX_AUTOTUNE),
+            name="pytorch_cuda", title="PyTorch, CUDA", framework="PyTorch", row="CUDA (GPU)", device="cuda", artifact="pth",
+            libraries=PYTORCH_LIBRARIES, module="infbench.backends.pytorch",
+            variants=(EAGER, CHANNELS_LAST_CUDA, COMPILE_CUDA, COMPILE_CUDAGRAPHS, COMPILE_MAX_AUTOTUNE_CUDA),
         ),
         Backend(
-            "torch2trt",
-            "torch2trt",
-            "PyTorch",
-            "TensorRT (GPU)",
-            "cuda",
-            "torch2trt",
-            ("torch", "torchvision", "torch2trt", "tensorrt", "numpy"),
-            "torch2trt",
-            (Variant("default", "torch2trt", "torch2trt's conversion, executed by its TRTModule"),),
+            name="torch2trt", title="torch2trt", framework="PyTorch", row="TensorRT (GPU)", device="cuda", artifact="torch2trt",
+            libraries=("torch", "torchvision", "torch2trt", "tensorrt", "numpy"), module="infbench.backends.torch2trt",
+            variants=(Variant(name="default", label="torch2trt", description="torch2trt's conversion, executed by its TRTModule"),),
+            unsupported={"bf16": "bf16 not supported by torch2trt (it converts in fp32 or, with fp16_mode, fp16)"},
             label="torch2trt",
         ),
         Backend(
-            "onnxruntime_cpu",
-            "ONNX Runtime, CPU provider",
-            "ONNX Runtime",
-            "CPU",
-            "cpu",
-            "onnx",
-            ("onnxruntime", "numpy"),
-            "onnxruntime",
-            (Variant("default", "CPU provider", "CPU execution provider, all graph optimisations"),),
+            name="onnxruntime_cpu", title="ONNX Runtime, CPU provider", framework="ONNX Runtime", row="CPU", device="cpu",
+            artifact="onnx", libraries=("onnxruntime", "numpy"), module="infbench.backends.onnxruntime",
+            variants=(Variant(name="default", label="CPU provider", description="CPU execution provider, all graph optimisations",
+                              options=OnnxRuntimeOptions()),),
+            unsupported={"fp16": CPU_FP16_ONNXRUNTIME, "bf16": NO_BF16_ONNX},
             provider="CPUExecutionProvider",
         ),
         Backend(
-            "onnxruntime_cuda",
-            "ONNX Runtime, CUDA provider",
-            "ONNX Runtime",
-            "CUDA (GPU)",
-            "cuda",
-            "onnx",
-            ("torch", "onnxruntime", "numpy"),  # torch first: it loads the CUDA libraries
-            "onnxruntime",
-            ORT_CUDA_VARIANTS,
+            name="onnxruntime_cuda", title="ONNX Runtime, CUDA provider", framework="ONNX Runtime", row="CUDA (GPU)",
+            device="cuda", artifact="onnx",
+            libraries=("torch", "onnxruntime", "numpy"),  # torch first: it loads the CUDA libraries
+            module="infbench.backends.onnxruntime", variants=ORT_CUDA_VARIANTS, unsupported={"bf16": NO_BF16_ONNX},
             provider="CUDAExecutionProvider",
         ),
         Backend(
-            "onnxruntime_tensorrt",
-            "ONNX Runtime, TensorRT provider",
-            "ONNX Runtime",
-            "TensorRT (GPU)",
-            "cuda",
-            "onnx",
-            ("torch", "onnxruntime", "tensorrt", "numpy"),
-            "onnxruntime",
-            (
-                Variant("default", "TensorRT Provider", "TensorRT execution provider with engine and timing caches"),
-                Variant("cuda_graph", "TensorRT Provider + CUDA graph", "trt_cuda_graph_enable: the engine replayed as a CUDA graph"),
+            name="onnxruntime_tensorrt", title="ONNX Runtime, TensorRT provider", framework="ONNX Runtime",
+            row="TensorRT (GPU)", device="cuda", artifact="onnx", libraries=("torch", "onnxruntime", "tensorrt", "numpy"),
+            module="infbench.backends.onnxruntime",
+            variants=(
+                Variant(name="default", label="TensorRT Provider",
+                        description="TensorRT execution provider with engine and timing caches", options=OnnxRuntimeOptions()),
+                Variant(name="cuda_graph", label="TensorRT Provider + CUDA graph",
+                        description="trt_cuda_graph_enable: the engine replayed as a CUDA graph",
+                        options=OnnxRuntimeOptions(cuda_graph=True)),
             ),
+            unsupported={"bf16": NO_BF16_ONNX},
             label="TensorRT Provider",
             provider="TensorrtExecutionProvider",
         ),
         Backend(
-            "tensorrt",
-            "TensorRT",
-            "TensorRT",
-            "TensorRT (GPU)",
-            "cuda",
-            "trt",
-            ("torch", "tensorrt", "numpy"),
-            "tensorrt",
-            (
-                Variant("default", "builder level 3", "engine built at builder optimisation level 3 (the default), execute_async_v3"),
-                Variant("cuda_graph", "CUDA graph", "the same engine, execute_async_v3 captured once and replayed as a CUDA graph"),
-                Variant(
-                    "level5_cuda_graph",
-                    "builder level 5 + CUDA graph",
-                    "engine built at builder optimisation level 5 (longer build, more tactics), replayed as a CUDA graph",
-                ),
+            name="tensorrt", title="TensorRT", framework="TensorRT", row="TensorRT (GPU)", device="cuda", artifact="trt",
+            libraries=("torch", "tensorrt", "numpy"), module="infbench.backends.tensorrt",
+            variants=(
+                Variant(name="default", label="builder level 3",
+                        description="engine built at builder optimisation level 3 (the default), execute_async_v3",
+                        options=TensorRTOptions(builder_level=3)),
+                Variant(name="cuda_graph", label="CUDA graph",
+                        description="the same engine, execute_async_v3 captured once and replayed as a CUDA graph",
+                        options=TensorRTOptions(builder_level=3, cuda_graph=True)),
+                Variant(name="level5_cuda_graph", label="builder level 5 + CUDA graph",
+                        description="engine built at builder optimisation level 5 (longer build, more tactics), replayed as a CUDA graph",
+                        options=TensorRTOptions(builder_level=5, cuda_graph=True)),
             ),
+            unsupported={"bf16": "bf16 engines are not built by this workflow (fp32 and fp16 only)"},
         ),
         Backend(
-            "openvino",
-            "OpenVINO, CPU",
-            "",
-            "CPU",
-            "cpu",
-            "onnx",
-            ("openvino", "numpy"),
-            "openvino",
-            (
-                Variant("latency", "latency hint", 'PERFORMANCE_HINT "LATENCY": one request at a time'),
-                Variant(
-                    "throughput",
-                    "throughput hint",
-                    'PERFORMANCE_HINT "THROUGHPUT": the plugin\'s optimal number of requests in flight (AsyncInferQueue)',
-                    runs_by_default=False,  # half a minute more on 2 cores: the default job would pass 4.5 minutes
-                ),
+            name="openvino", title="OpenVINO, CPU", row="CPU", device="cpu", artifact="onnx", libraries=("openvino", "numpy"),
+            module="infbench.backends.openvino",
+            variants=(
+                Variant(name="latency", label="latency hint", description='PERFORMANCE_HINT "LATENCY": one request at a time',
+                        options=OpenVINOOptions(performance_hint="LATENCY")),
+                Variant(name="throughput", label="throughput hint",
+                        description='PERFORMANCE_HINT "THROUGHPUT": the plugin\'s optimal number of requests in flight (AsyncInferQueue)',
+                        options=OpenVINOOptions(performance_hint="THROUGHPUT"),
+                        runs_by_default=False),  # half a minute more on 2 cores: the default job would pass 4.5 minutes
             ),
         ),
     )

@@ -1,4 +1,4 @@
-"""A cell's identity: machine x backend x variant x precision x batch size, defined once.
+"""A cell's identity: machine x model x backend x variant x precision x batch size, defined once.
 
 The record path, the Snakemake output pattern, the summary's rows, the tables and the comparison
 across machines all derive from `Cell`; nothing else spells out these fields.
@@ -14,20 +14,24 @@ from infbench.catalog import BACKENDS, PRECISIONS
 
 # Where a cell's record lives; the timing rules' output pattern fills {backend} and leaves the rest
 # as wildcards.
-RECORD_PATTERN = "results/records/{machine}/{backend}/{variant}/{precision}_bs{batch}.json"
+RECORD_PATTERN = "results/records/{machine}/{model}/{backend}/{variant}/{precision}_bs{batch}.json"
 LOCAL_MACHINE = "local"  # the one machine of a run whose configuration names none
-NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]*"
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]*"  # a machine's name
+MODEL_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]*"  # a model's name: a folder of its own under each machine
 WILDCARD_CONSTRAINTS = {
     "machine": NAME_PATTERN,
+    "model": MODEL_NAME_PATTERN,
     "variant": r"[a-z0-9_]+",
     "precision": "|".join(PRECISIONS),
     "batch": r"[1-9]\d*",
+    "size": r"[1-9]\d*",
 }
 
 
 @dataclass(frozen=True, order=True)
 class Cell:
     machine: str
+    model: str
     backend: str
     variant: str
     precision: str
@@ -50,19 +54,14 @@ class Cell:
         """What the cell ran, in words: 'torch.compile + CUDA graphs, fp16'."""
         return f"{BACKENDS[self.backend].variant(self.variant).label}, {self.precision}"
 
-    @classmethod
-    def of(cls, entry: dict[str, Any]) -> Cell:
-        """The cell of a record or of a summary row (both carry these fields; batch as batch_size)."""
-        return cls(entry["machine"], entry["backend"], entry["variant"], entry["precision"], int(entry["batch_size"]))
-
     def fields(self) -> dict[str, Any]:
         """The cell's fields as a record and a summary row store them."""
-        return {"machine": self.machine, "backend": self.backend, "variant": self.variant,
+        return {"machine": self.machine, "model": self.model, "backend": self.backend, "variant": self.variant,
                 "precision": self.precision, "batch_size": self.batch}
 
 
 def output_pattern(backend: str) -> str:
-    """The timing rule's output for one backend, with machine, variant, precision and batch as wildcards."""
+    """The timing rule's output for one backend, with machine, model, variant, precision and batch as wildcards."""
     return RECORD_PATTERN.replace("{backend}", backend)
 
 

@@ -35,7 +35,12 @@ def _key(path) -> str:
 
 
 def load_schema(schema_path: str | Path) -> dict:
-    return yaml.safe_load(Path(schema_path).read_text())
+    """The config schema, with the names the catalogue holds filled in (written once, in src/infbench/catalog.py)."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema["$defs"]["backend"]["enum"] = list(BACKENDS)
+    schema["$defs"]["architecture"]["enum"] = list(ARCHITECTURES)
+    schema["properties"]["benchmark"]["properties"]["backends"]["default"] = list(BACKENDS)
+    return schema
 
 
 _NON_STRING_TYPES = {"integer", "number", "boolean", "null", "array", "object"}
@@ -65,11 +70,9 @@ def coerce_strings(value: Any, schema: dict, root: dict | None = None) -> Any:
     """
     root = schema if root is None else root
     schema = _resolve(schema, root)
-    for branch in schema.get("oneOf", []) + schema.get("anyOf", []):
-        branch = _resolve(branch, root)
-        coerced = coerce_strings(copy.deepcopy(value), branch, root)
-        if jsonschema.Draft202012Validator({**branch, "$defs": root.get("$defs", {})}).is_valid(coerced):
-            return coerced
+    branches = [_resolve(branch, root) for branch in schema.get("oneOf", []) + schema.get("anyOf", [])]
+    if branches:
+        return _coerce_to_branch(value, branches, root)
     types = _types(schema)
     if isinstance(value, str) and "string" not in types and "enum" not in schema and types & _NON_STRING_TYPES:
         try:
@@ -92,6 +95,19 @@ def coerce_strings(value: Any, schema: dict, root: dict | None = None) -> Any:
     return value
 
 
+def _coerce_to_branch(value: Any, branches: list[dict], root: dict) -> Any:
+    """The value as the first branch it satisfies reads it; else as the first whose type it has (validation then names what is wrong)."""
+    of_type = None
+    for branch in branches:
+        coerced = coerce_strings(copy.deepcopy(value), branch, root)
+        if jsonschema.Draft202012Validator({**branch, "$defs": root.get("$defs", {})}).is_valid(coerced):
+            return coerced
+        types = _types(branch)
+        if of_type is None and types and jsonschema.Draft202012Validator({"type": sorted(types)}).is_valid(coerced):
+            of_type = coerced
+    return value if of_type is None else of_type
+
+
 def validate_config(config: dict[str, Any], schema_path: str | Path, workdir: str | Path = ".") -> dict[str, Any]:
     """Validate `config` in place (filling defaults) and return it; raise ConfigError on the first problem."""
     schema = load_schema(schema_path)
@@ -102,6 +118,16 @@ def validate_config(config: dict[str, Any], schema_path: str | Path, workdir: st
         error = jsonschema.exceptions.best_match(errors)
         raise ConfigError(f"{_key(error.absolute_path)}: {error.message}")
     _check_semantics(config, Path(workdir))
+    return _normalise(config)
+
+
+def _normalise(config: dict[str, Any]) -> dict[str, Any]:
+    """The forms the rules read: batch sizes per device, and the default variants of backends the config names none for."""
+    bench = config["benchmark"]
+    if isinstance(bench["batch_sizes"], list):
+        bench["batch_sizes"] = {device: list(bench["batch_sizes"]) for device in DEVICES}
+    for backend in bench["backends"]:
+        bench["variants"].setdefault(backend, BACKENDS[backend].variants_by_default)
     return config
 
 
@@ -132,8 +158,6 @@ def _check_semantics(config: dict[str, Any], workdir: Path) -> None:
     if bench["min_time_s"] > bench["max_time_s"]:
         raise ConfigError(f"benchmark.min_time_s: {bench['min_time_s']} is above benchmark.max_time_s ({bench['max_time_s']})")
     _check_variants(bench)
-    if isinstance(bench["batch_sizes"], list):  # one list for every device: the per-device form from here on
-        bench["batch_sizes"] = {device: list(bench["batch_sizes"]) for device in DEVICES}
     for name, machine in config["machines"].items():
         if machine["gpu_model"] is not None and machine["gpus"] == 0:
             raise ConfigError(f"machines.{name}.gpu_model: '{machine['gpu_model']}' is set but gpus is 0 (give gpus: 1 or more)")
@@ -152,14 +176,11 @@ def _check_semantics(config: dict[str, Any], workdir: Path) -> None:
 
 
 def _check_variants(bench: dict) -> None:
-    """Every variant named exists for its backend; backends not named get their default variants."""
-    chosen = bench["variants"]
-    for backend, variants in chosen.items():
+    """Every variant named exists for its backend."""
+    for backend, variants in bench["variants"].items():
         allowed = BACKENDS[backend].variant_names
         for i, variant in enumerate(variants):
             if variant not in allowed:
                 raise ConfigError(
                     f"benchmark.variants.{backend}[{i}]: '{variant}' is not a variant of {backend} (allowed: {', '.join(allowed)})"
                 )
-    for backend in bench["backends"]:
-        chosen.setdefault(backend, BACKENDS[backend].variants_by_default)

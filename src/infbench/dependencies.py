@@ -1,16 +1,18 @@
 """Which files of this package a workflow script runs, so that editing one reruns exactly its steps.
 
-Snakemake reruns a job when one of its input files is newer than its outputs, but it does not know
-which modules a script imports. The rules therefore list, as inputs, the package's files that each
-script imports, directly or through other modules of the package, found by reading the sources
-(`ast`, nothing is imported). Modules a script loads by name at run time (a backend's
-implementation) are named by the rule.
+Snakemake does not know which modules a script imports. Each rule therefore has a param that holds
+a digest of the script and of every package file it imports, directly or through other modules of
+the package, found by reading the sources (`ast`, nothing is imported). Modules a script loads by
+name at run time (a backend's implementation) are named by the rule. A param compares contents, and
+its paths are relative to the workflow's folder: an edit reruns what it affects, an edit undone
+reruns nothing, and a finished run moved or copied to another folder plans nothing.
 """
 
 from __future__ import annotations
 
 import ast
 import functools
+import hashlib
 from pathlib import Path
 
 PACKAGE = "infbench"
@@ -60,3 +62,14 @@ def package_files(package_root: Path, script: Path, extra_modules: tuple[str, ..
         seen.add(path)
         pending.extend(m for imported in _direct_imports(path) for m in _with_parents(imported))
     return tuple(sorted(str(p) for p in seen))
+
+
+@functools.cache
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def code_digests(base: Path, package_root: Path, script: Path, extra_modules: tuple[str, ...] = ()) -> dict[str, str]:
+    """{path relative to `base`: digest of its content} for a script and the package files it runs."""
+    files = [script, *(Path(p) for p in package_files(package_root, script, extra_modules))]
+    return {str(path.relative_to(base)): _digest(path) for path in files}

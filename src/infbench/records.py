@@ -1,23 +1,218 @@
-"""Result records: one JSON file per cell (backend x precision x batch size)."""
+"""Result records: one JSON file per cell, with one typed definition (`Record`).
+
+The runner writes a `Record`, the aggregate and the comparison of other runs read it back through
+the same model, and workflow/schemas/record.schema.json is generated from it (tests keep the two in
+step), so that a hand-edited or truncated record is named with what is wrong, never half-read.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
+from typing import Any, Literal
 
-from infbench.artifacts import read_json
-from infbench.backends.base import CellRequest
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from infbench.artifacts import write_json
 from infbench.catalog import BACKENDS
 from infbench.cells import Cell
-from infbench.envinfo import host
 
-SCHEMA_VERSION = 2  # 2: machine and variant are part of a cell's identity
+SCHEMA_VERSION = 3  # 2: machine and variant are part of a cell's identity; 3: the model too, typed records
 OK, SKIPPED, MISMATCH, ERROR = "ok", "skipped", "mismatch", "error"
 STATUSES = (OK, SKIPPED, MISMATCH, ERROR)
 TIMING_MODES = ("end_to_end", "device_resident")
+Status = Literal["ok", "skipped", "mismatch", "error"]
 
 
-def _header(cell: Cell, status: str | None, reason: str | None) -> dict:
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Open(BaseModel):
+    """Blocks whose keys belong to a library or a backend (provider options, nvidia-smi's fields)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Stats(Strict):
+    n: int = Field(ge=1)
+    mean: float
+    std: float = Field(ge=0)
+    min: float
+    p50: float
+    p90: float
+    p99: float
+    max: float
+    cv: float = Field(ge=0)
+
+
+class Warmup(Strict):
+    mode: Literal["fixed", "adaptive"]
+    iterations: int = Field(ge=0)
+    settled: bool
+    window_medians_ms: list[float] = []
+    stopped_by: str
+
+
+class TimingBlock(Strict):
+    host_ms: Stats
+    device_ms: Stats | None = None
+    warmup: Warmup
+    images_per_step: int = Field(ge=1)
+    throughput_ips: float = Field(gt=0)
+    noisy: bool
+    stopped_by: str
+    samples_ms: list[float]
+    device_samples_ms: list[float] | None = None
+
+
+class Timing(Strict):
+    policy: dict[str, Any]
+    methods: dict[str, str]
+    end_to_end: TimingBlock | None = None
+    device_resident: TimingBlock | None = None
+
+    def block(self, mode: str) -> TimingBlock | None:
+        return getattr(self, mode)
+
+
+class ColdStart(Strict):
+    import_s: float | None = None
+    load_s: float | None = None
+    prepare_s: float | None = None
+    engine_build_s: float | None = None
+    build_s: float | None = None
+    first_inference_ms: float | None = None
+
+
+class Parity(Strict):
+    passed: bool
+    failures: list[str] = []
+    images: int | None = None
+    tolerance: dict[str, float] | None = None
+    max_abs_diff: float | None = None
+    max_rel_diff: float | None = None
+    mean_abs_diff: float | None = None
+    min_cosine: float | None = None
+    mean_cosine: float | None = None
+    top1_agreement: float | None = None
+    decisive_images: int | None = None
+    decisive_top1_agreement: float | None = None
+    top1_accuracy: float | None = None
+    reference_top1_accuracy: float | None = None
+    accuracy_ratio: float | None = None
+
+
+class Memory(Strict):
+    host_rss_before_load_mb: float | None = None
+    host_peak_rss_mb: float | None = None
+    device_peak_mb: float | None = None
+    device_peak_method: str | None = None
+    torch_max_allocated_mb: float | None = None
+
+
+class Artifact(Strict):
+    path: str
+    sha256: str
+
+
+class ModelInfo(Strict):
+    architecture: str
+    image_size: int
+    num_classes: int
+    artifacts: dict[str, Artifact] = {}
+
+
+class Host(Open):
+    cpu: str
+    usable_cpus: int
+    os: str
+    python: str
+    hostname: str
+
+
+class Gpu(Open):
+    name: str
+    compute_capability: str
+
+
+class Isolation(Strict):
+    """How the cell was kept apart from other work on its machine."""
+
+    lock: str  # the per-host lock file every job of the workflow takes (shared; timing jobs exclusively)
+    waited_s: float  # how long the job waited for it
+    started_utc: str  # the measurement held the machine from here ...
+    ended_utc: str  # ... to here
+
+
+class Record(Strict):
+    schema_version: int
+    # The cell (infbench.cells.Cell) and what runs it.
+    machine: str
+    model: str
+    backend: str
+    variant: str
+    precision: str
+    batch_size: int = Field(ge=1)
+    runtime: str
+    framework: str
+    row: str
+    label: str
+    variant_label: str
+    device: str
+    provider: str | None = None
+    # The outcome.
+    status: Status
+    reason: str | None = None
+    retryable: bool = False  # an error that may pass on another attempt (killed, cancelled, out of memory)
+    created_utc: str
+    attempt: int = 1
+    measure_again: str = ""  # why this measurement was made again (the timing rule's param)
+    code: dict[str, str] = {}  # digest of each source file the measuring job ran
+    model_info: ModelInfo | None = None
+    warnings: list[str] = []
+    run_time_notes: list[str] = []  # what the runtime's own log said about how it ran
+    settings: dict[str, Any] = {}
+    cold_start: ColdStart | None = None
+    parity: Parity | None = None
+    timing: Timing | None = None
+    memory: Memory | None = None
+    gpu: Gpu | None = None
+    versions: dict[str, str] = {}
+    host: Host | None = None
+    isolation: Isolation | None = None
+    build: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_schema_2(cls, data: Any) -> Any:
+        """Records of schema version 2 (before the model was part of a cell) read as version 3."""
+        if isinstance(data, dict) and data.get("schema_version") == 2:
+            data = dict(data)
+            info = data.pop("model", None)
+            data["model_info"] = info
+            data["model"] = info["architecture"] if isinstance(info, dict) and "architecture" in info else "unknown"
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Record:
+        if self.status == OK and (self.timing is None or not (self.timing.end_to_end or self.timing.device_resident)):
+            raise ValueError("status ok but no timing")
+        if self.status != OK and not self.reason:
+            raise ValueError(f"status {self.status} needs a reason")
+        return self
+
+    @property
+    def cell(self) -> Cell:
+        return Cell(self.machine, self.model, self.backend, self.variant, self.precision, self.batch_size)
+
+    def dump(self) -> dict:
+        """The record as its JSON file holds it: what was not measured is absent, not null."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def header(cell: Cell, status: Status, reason: str | None = None) -> dict:
     """The fields every record starts with: the cell, what runs it, and its outcome."""
     b = BACKENDS[cell.backend]
     return {
@@ -32,48 +227,58 @@ def _header(cell: Cell, status: str | None, reason: str | None) -> dict:
         "provider": b.provider or None,
         "status": status,
         "reason": reason,
+        "created_utc": now_utc(),
     }
 
 
-def _now() -> str:
+def now_utc() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def new_record(request: CellRequest) -> dict:
-    cell = Cell(request.machine, request.backend.name, request.variant_name, request.precision, request.batch_size)
-    return {
-        **_header(cell, None, None),
-        "model": {
-            "architecture": request.architecture,
-            "image_size": request.image_size,
-            "num_classes": request.num_classes,
-        },
-        "created_utc": _now(),
-    }
+def error_record(cell: Cell, reason: str, retryable: bool, **fields) -> Record:
+    """The record of a cell whose job failed: killed, cancelled, crashed, or an error of the cell itself."""
+    from infbench.envinfo import host
+
+    return Record(**header(cell, ERROR, reason), retryable=retryable, host=host(), **fields)
 
 
-def error_record(cell: Cell, reason: str) -> dict:
-    """The record of a cell whose job ended without writing one (killed, cancelled, crashed)."""
-    return {**_header(cell, ERROR, reason), "host": host(), "created_utc": _now()}
+def describe(error: ValidationError, limit: int = 3) -> str:
+    """A validation error as one line: where in the record, and what is wrong there."""
+    parts = []
+    for item in error.errors()[:limit]:
+        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        parts.append(f"{where}: {item['msg']}")
+    more = f" (and {error.error_count() - limit} more)" if error.error_count() > limit else ""
+    return "; ".join(parts) + more
 
 
-def validate_record(record: dict, source: str | Path = "record") -> dict:
-    """Check the fields the report relies on; raise ValueError naming the file otherwise."""
-    for key in ("machine", "backend", "variant", "precision", "batch_size", "status"):
-        if key not in record:
-            raise ValueError(f"{source}: missing '{key}' (a record of schema version {record.get('schema_version')}, "
-                             f"this workflow writes {SCHEMA_VERSION})")
-    if record["status"] not in STATUSES:
-        raise ValueError(f"{source}: status {record['status']!r} is not one of {STATUSES}")
-    if record["status"] == OK:
-        timing = record.get("timing", {})
-        if not any(mode in timing for mode in TIMING_MODES):
-            raise ValueError(f"{source}: status ok but no timing")
-    elif not record.get("reason"):
-        raise ValueError(f"{source}: status {record['status']} needs a reason")
-    return record
+def read_record(path: str | Path) -> Record:
+    """A record from its file; raise ValueError naming the file and what is wrong with it."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a readable record ({exc})") from exc
+    if not isinstance(data, dict) or data.get("schema_version") not in (2, SCHEMA_VERSION):
+        version = data.get("schema_version") if isinstance(data, dict) else None
+        raise ValueError(f"{path}: a record of schema version {version}; this workflow reads 2 and {SCHEMA_VERSION}")
+    try:
+        return Record.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError(f"{path}: not a valid record ({describe(exc)})") from exc
 
 
-def load_records(paths) -> list[dict]:
-    return [validate_record(read_json(p), p) for p in paths]
+def write_record(path: str | Path, record: Record) -> None:
+    """Write a record, checked against its definition first (a record that does not validate is never written)."""
+    write_json(path, Record.model_validate(record.dump()).dump())
 
+
+def load_records(paths) -> list[Record]:
+    return [read_record(p) for p in paths]
+
+
+def record_json_schema() -> dict:
+    """The JSON Schema of a record, as workflow/schemas/record.schema.json holds it."""
+    schema = Record.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["description"] = "One cell's result, written by the timing rules (src/infbench/records.py generates this file)."
+    return schema

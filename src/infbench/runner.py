@@ -1,4 +1,4 @@
-"""Measuring one cell: the same steps, in the same order, for every backend.
+"""Measuring one cell: the same phases, in the same order, for every backend.
 
 skip check -> load (cold start) -> first inference -> output parity on held-out images ->
 warm-up + timed loop end to end (host memory to host memory) -> on a GPU, warm-up + timed loop
@@ -12,18 +12,18 @@ import logging
 import resource
 import time
 import traceback
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from infbench.backends import implementation
-from infbench.backends.base import CellRequest
+from infbench.backends.base import CellRequest, Loaded, Runtime, captured_stderr
 from infbench.catalog import LIBRARIES
 from infbench.envinfo import host
 from infbench.errors import ArtifactError, BackendUnavailable, first_line
 from infbench.harness import MeasurePolicy, WarmupPolicy, time_steps, warm_up
 from infbench.parity import Tolerance, compare, outputs_over, relative_diff
-from infbench.records import ERROR, MISMATCH, OK, SKIPPED, new_record
+from infbench.records import ERROR, MISMATCH, OK, SKIPPED, ColdStart, Memory, Parity, Record, Timing, TimingBlock, header
 from infbench.reference import fp16_range_note
 from infbench.versions import distribution_warnings, imported_versions, installed_version
 
@@ -34,6 +34,22 @@ RESIDENT_METHOD = (
     "inputs and outputs stay on the GPU; host clock around the call and a stream synchronize, "
     "and CUDA events around the call on the same stream"
 )
+# Run-time failures that may pass on another attempt (the GPU was busy), rather than the cell's own.
+TRANSIENT_MARKERS = ("out of memory", "outofmemory", "failed to allocate memory")
+
+
+@dataclass(frozen=True)
+class CellPolicy:
+    """How a cell is measured and judged."""
+
+    measure: MeasurePolicy
+    warmup: WarmupPolicy
+    tolerance: Tolerance
+    noisy_cv: float
+
+
+class Mismatch(Exception):
+    """The backend's outputs are not the reference's: the cell is not timed."""
 
 
 def _rss_mb() -> float:
@@ -46,21 +62,165 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
-def _timing_block(run, warmup_report, images_per_step: int, noisy_cv: float) -> dict:
+def timing_block(run, warmup_report, images_per_step: int, noisy_cv: float) -> TimingBlock:
     summary = run.summary()
-    host = summary["host_ms"]
-    block = {
+    host_ms = summary["host_ms"]
+    return TimingBlock(
         **summary,
-        "warmup": vars(warmup_report),
-        "images_per_step": images_per_step,
-        "throughput_ips": images_per_step * 1000.0 / host["mean"],
-        "noisy": host["cv"] > noisy_cv,
-        "stopped_by": run.stopped_by,
-        "samples_ms": [round(v, 5) for v in run.host_ms],
-    }
-    if run.device_ms is not None:
-        block["device_samples_ms"] = [round(v, 5) for v in run.device_ms]
-    return block
+        warmup=vars(warmup_report),
+        images_per_step=images_per_step,
+        throughput_ips=images_per_step * 1000.0 / host_ms["mean"],
+        noisy=host_ms["cv"] > noisy_cv,
+        stopped_by=run.stopped_by,
+        samples_ms=[round(v, 5) for v in run.host_ms],
+        device_samples_ms=None if run.device_ms is None else [round(v, 5) for v in run.device_ms],
+    )
+
+
+def is_transient(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__} {exc}".lower()
+    return any(marker in text for marker in TRANSIENT_MARKERS)
+
+
+class Measurement:
+    """One cell's phases, each a method; the record's fields fill in as they run."""
+
+    def __init__(self, request: CellRequest, runtime: Runtime, eval_set: dict[str, np.ndarray], policy: CellPolicy):
+        self.request, self.runtime, self.eval_set, self.policy = request, runtime, eval_set, policy
+        self.fields: dict = {"settings": {"threads": request.threads, "allow_tf32": request.allow_tf32}}
+        self.cold: dict = {}
+        self.memory = None  # device memory, on a GPU
+
+    def run(self) -> None:
+        """Every phase in order; raises Mismatch, BackendUnavailable, ArtifactError or the backend's own error."""
+        rss_before = self._start_process()
+        with captured_stderr() as lines:
+            try:
+                loaded = self._load()
+                batch = self._batch(loaded)
+                self._prepare(loaded, batch)
+                first_output = self._first_inference(loaded, batch)
+                self._check_parity(loaded)
+            finally:
+                self.fields["cold_start"] = ColdStart(**self.cold)
+        self.fields["run_time_notes"] = self.runtime.run_time_notes(lines)
+        try:
+            timing = self._time_end_to_end(loaded, batch)
+            if loaded.resident is not None:
+                self._time_resident(loaded, batch, first_output, timing)
+            self.fields["timing"] = Timing(**timing)
+            self._record_memory(rss_before)
+        finally:
+            loaded.release()
+
+    def _start_process(self) -> float:
+        """GPU set-up, then the backend's libraries imported before the load is timed (load time is the model's)."""
+        if self.request.backend.is_gpu:
+            from infbench.backends import cuda
+
+            if not self.request.allow_tf32:
+                cuda.disable_tf32_everywhere()  # before CUDA starts, so that every library sees it
+            cuda.require_cuda()
+            self.memory = cuda.DeviceMemory()
+        start = time.perf_counter()
+        for library in self.request.backend.libraries:
+            if installed_version(library):  # ONNX Runtime's TensorRT provider runs without the tensorrt module
+                importlib.import_module(LIBRARIES[library].module)
+        self.cold["import_s"] = round(time.perf_counter() - start, 4)
+        return _rss_mb()
+
+    def _load(self) -> Loaded:
+        start = time.perf_counter()
+        loaded = self.runtime.load(self.request)
+        self.cold["load_s"] = round(time.perf_counter() - start, 4)
+        self.fields["settings"].update(loaded.details)
+        if self.memory:
+            self.memory.sample()
+        return loaded
+
+    def _batch(self, loaded: Loaded) -> np.ndarray:
+        """The cell's batch: the same real held-out images for every backend."""
+        images = self.eval_set["images"].astype(loaded.input_dtype)
+        return images[np.arange(self.request.batch_size) % len(images)]
+
+    def _prepare(self, loaded: Loaded, batch: np.ndarray) -> None:
+        """Compile or capture once, with this batch, before anything is timed."""
+        if loaded.prepare is not None:
+            log.info("preparing %s (compile or graph capture); this can take minutes", self.request.variant_name)
+            start = time.perf_counter()
+            loaded.prepare(batch)
+            self.cold["prepare_s"] = round(time.perf_counter() - start, 3)
+        if "engine_build_s" in loaded.details:
+            self.cold["engine_build_s"] = loaded.details["engine_build_s"]
+        if "prepare_s" in self.cold or "engine_build_s" in self.cold:
+            self.cold["build_s"] = round(self.cold.get("prepare_s", 0) + self.cold.get("engine_build_s", 0), 3)
+
+    def _first_inference(self, loaded: Loaded, batch: np.ndarray) -> np.ndarray:
+        start = time.perf_counter()
+        output = loaded.infer(batch)
+        self.cold["first_inference_ms"] = round((time.perf_counter() - start) * 1000, 3)
+        build = f", build {self.cold['build_s']:.1f} s" if "build_s" in self.cold else ""
+        log.info("loaded in %.2f s, first inference %.1f ms%s", self.cold["load_s"], self.cold["first_inference_ms"], build)
+        return output
+
+    def _check_parity(self, loaded: Loaded) -> None:
+        images = self.eval_set["images"].astype(loaded.input_dtype)
+        outputs = outputs_over(loaded.infer, images, self.request.batch_size)
+        parity = compare(outputs, self.eval_set["reference"], self.eval_set["labels"], self.policy.tolerance)
+        self.fields["parity"] = Parity(**parity)
+        if not parity["passed"]:
+            failures = list(parity["failures"])
+            if self.request.precision == "fp16" and (note := fp16_range_note(self.eval_set)):
+                failures.append(note)
+            raise Mismatch("outputs differ from the PyTorch fp32 CPU reference: " + "; ".join(failures))
+        log.info(
+            "parity on %d images: max relative diff %.3g, min cosine %.6f, top-1 agreement %.3f (%d decisive), accuracy %.3f",
+            parity["images"], parity["max_rel_diff"], parity["min_cosine"], parity["decisive_top1_agreement"],
+            parity["decisive_images"], parity["top1_accuracy"],
+        )
+
+    def _time_end_to_end(self, loaded: Loaded, batch: np.ndarray) -> dict:
+        timing: dict = {"policy": asdict(self.policy.measure), "methods": {"end_to_end": END_TO_END_METHOD}}
+        step = loaded.make_step(batch) if loaded.make_step else (lambda: loaded.infer(batch))
+        report = warm_up(step, self.policy.warmup)
+        run = time_steps(step, self.policy.measure)
+        block = timing_block(run, report, self.request.batch_size * loaded.batches_per_step, self.policy.noisy_cv)
+        timing["end_to_end"] = block
+        log.info("end to end: mean %.3f ms over %d calls after %d warm-up calls", block.host_ms.mean, block.host_ms.n,
+                 report.iterations)
+        if self.memory:
+            self.memory.sample()
+        return timing
+
+    def _time_resident(self, loaded: Loaded, batch: np.ndarray, first_output: np.ndarray, timing: dict) -> None:
+        resident = loaded.resident
+        resident.bind(batch)
+        resident.sync()
+        report = warm_up(resident.step, self.policy.warmup, sync=resident.sync)
+        run = time_steps(resident.step, self.policy.measure, sync=resident.sync, device_timer=resident.timer())
+        # The device-resident path must compute what the end-to-end call computed.
+        diff = relative_diff(resident.output(), first_output)
+        if diff > self.policy.tolerance.max_rel_diff:
+            raise Mismatch(f"device-resident output differs from the end-to-end output (max relative diff {diff:.3g})")
+        block = timing_block(run, report, self.request.batch_size * loaded.batches_per_step, self.policy.noisy_cv)
+        timing["device_resident"] = block
+        timing["methods"]["device_resident"] = RESIDENT_METHOD
+        log.info("device resident: mean %.3f ms (host clock), %.3f ms (CUDA events) over %d calls", block.host_ms.mean,
+                 block.device_ms.mean, block.host_ms.n)
+
+    def _record_memory(self, rss_before: float) -> None:
+        memory = {"host_rss_before_load_mb": rss_before, "host_peak_rss_mb": _peak_rss_mb()}
+        if self.memory:
+            from infbench.backends import cuda
+
+            memory.update(self.memory.report())
+            self.fields["gpu"] = cuda.gpu_description()
+        self.fields["memory"] = Memory(**memory)
+
+
+def skip_reason(request: CellRequest, runtime: Runtime) -> str | None:
+    """Why the cell cannot run at all: a precision the backend never runs, or what this machine lacks."""
+    return request.backend.unsupported.get(request.precision) or runtime.unavailable_reason(request)
 
 
 def run_cell(
@@ -70,129 +230,34 @@ def run_cell(
     warmup: WarmupPolicy,
     tolerance: Tolerance,
     noisy_cv: float,
-) -> dict:
+) -> Record:
     """Measure one cell and return its record; an unusable artifact raises ArtifactError."""
-    measure = MeasurePolicy.of(measure)
-    record = new_record(request)
+    policy = CellPolicy(MeasurePolicy.of(measure), warmup, tolerance, noisy_cv)
+    fields = header(request.cell, SKIPPED)
+    fields["model_info"] = {"architecture": request.architecture, "image_size": request.image_size,
+                            "num_classes": request.num_classes}
     if warnings := distribution_warnings(request.backend.libraries):
         for warning in warnings:
             log.warning("warning: %s", warning)
-        record["warnings"] = warnings
-    impl = implementation(request.backend.name)
-    reason = impl.unavailable_reason(request)
-    if reason:
+        fields["warnings"] = warnings
+    runtime = implementation(request.backend.name)
+    if reason := skip_reason(request, runtime):
         log.info("skipped: %s", reason)
-        return record | {"status": SKIPPED, "reason": reason, "host": host()}
-    record["settings"] = {"threads": request.threads, "allow_tf32": request.allow_tf32}
+        return Record(**(fields | {"reason": reason}), host=host())
+    measurement = Measurement(request, runtime, eval_set, policy)
     try:
-        _measure(request, impl, record, eval_set, measure, warmup, tolerance, noisy_cv)
+        measurement.run()
+        fields.update(status=OK, reason=None)
     except BackendUnavailable as exc:
         log.info("skipped: %s", exc)
-        record.update(status=SKIPPED, reason=str(exc))
+        fields.update(status=SKIPPED, reason=str(exc))
+    except Mismatch as exc:
+        log.warning("mismatch: %s", exc)
+        fields.update(status=MISMATCH, reason=str(exc))
     except ArtifactError:
         raise
     except Exception as exc:  # an out-of-memory at a large batch is this cell's error, not the run's end
         log.error("cell failed:\n%s", traceback.format_exc())
-        record.update(status=ERROR, reason=f"{type(exc).__name__}: {first_line(exc)}")
-    record["versions"] = imported_versions(request.backend.libraries)
-    record["host"] = host()
-    return record
-
-
-def _measure(request, impl, record, eval_set, measure, warmup, tolerance, noisy_cv) -> None:
-    gpu = request.backend.is_gpu
-    memory = None
-    if gpu:
-        from infbench.backends import cuda
-
-        if not request.allow_tf32:
-            cuda.disable_tf32_everywhere()  # before CUDA starts, so that every library sees it
-        cuda.require_cuda()
-        memory = cuda.DeviceMemory()
-    # Libraries are imported before the load is timed: load time is the model's, not the import's.
-    start = time.perf_counter()
-    for library in request.backend.libraries:
-        if installed_version(library):  # ONNX Runtime's TensorRT provider runs without the tensorrt module
-            importlib.import_module(LIBRARIES[library].module)
-    import_s = time.perf_counter() - start
-    rss_before = _rss_mb()
-
-    start = time.perf_counter()
-    loaded = impl.load(request)
-    load_s = time.perf_counter() - start
-    record["settings"].update(loaded.details)
-    if memory:
-        memory.sample()
-
-    images = eval_set["images"].astype(loaded.input_dtype)
-    batch = images[np.arange(request.batch_size) % len(images)]  # the same real images for every backend
-    cold = {"import_s": round(import_s, 4), "load_s": round(load_s, 4)}
-    if loaded.prepare is not None:  # compile, capture: once, with this batch, before anything is timed
-        log.info("preparing %s (compile or graph capture); this can take minutes", request.variant_name)
-        start = time.perf_counter()
-        loaded.prepare(batch)
-        cold["prepare_s"] = round(time.perf_counter() - start, 3)
-    if "engine_build_s" in loaded.details:
-        cold["engine_build_s"] = loaded.details["engine_build_s"]
-    if "prepare_s" in cold or "engine_build_s" in cold:
-        cold["build_s"] = round(cold.get("prepare_s", 0) + cold.get("engine_build_s", 0), 3)
-    start = time.perf_counter()
-    first_output = loaded.infer(batch)
-    cold["first_inference_ms"] = round((time.perf_counter() - start) * 1000, 3)
-    record["cold_start"] = cold
-    log.info("loaded in %.2f s, first inference %.1f ms%s", load_s, cold["first_inference_ms"],
-             f", build {cold['build_s']:.1f} s" if "build_s" in cold else "")
-
-    parity = compare(outputs_over(loaded.infer, images, request.batch_size), eval_set["reference"], eval_set["labels"], tolerance)
-    record["parity"] = parity
-    if not parity["passed"]:
-        failures = list(parity["failures"])
-        if request.precision == "fp16" and (note := fp16_range_note(eval_set)):
-            failures.append(note)
-        record.update(status=MISMATCH, reason="outputs differ from the PyTorch fp32 CPU reference: " + "; ".join(failures))
-        log.warning("mismatch: %s", record["reason"])
-        return
-    log.info(
-        "parity on %d images: max relative diff %.3g, min cosine %.6f, top-1 agreement %.3f (%d decisive), accuracy %.3f",
-        parity["images"], parity["max_rel_diff"], parity["min_cosine"], parity["decisive_top1_agreement"],
-        parity["decisive_images"], parity["top1_accuracy"],
-    )
-
-    timing: dict = {"policy": asdict(measure), "methods": {"end_to_end": END_TO_END_METHOD}}
-    step = loaded.make_step(batch) if loaded.make_step else (lambda: loaded.infer(batch))
-    images_per_step = request.batch_size * loaded.batches_per_step
-    report = warm_up(step, warmup)
-    timing["end_to_end"] = _timing_block(time_steps(step, measure), report, images_per_step, noisy_cv)
-    log.info(
-        "end to end: mean %.3f ms over %d calls after %d warm-up calls",
-        timing["end_to_end"]["host_ms"]["mean"], timing["end_to_end"]["host_ms"]["n"], report.iterations,
-    )
-    if memory:
-        memory.sample()
-
-    resident = loaded.resident
-    if resident is not None:
-        resident.bind(batch)
-        resident.sync()
-        report = warm_up(resident.step, warmup, sync=resident.sync)
-        run = time_steps(resident.step, measure, sync=resident.sync, device_timer=resident.timer())
-        # The device-resident path must compute what the end-to-end call computed.
-        diff = relative_diff(resident.output(), first_output)
-        if diff > tolerance.max_rel_diff:
-            record.update(status=MISMATCH, reason=f"device-resident output differs from the end-to-end output (max relative diff {diff:.3g})")
-            return
-        timing["device_resident"] = _timing_block(run, report, images_per_step, noisy_cv)
-        timing["methods"]["device_resident"] = RESIDENT_METHOD
-        log.info(
-            "device resident: mean %.3f ms (host clock), %.3f ms (CUDA events) over %d calls",
-            timing["device_resident"]["host_ms"]["mean"], timing["device_resident"]["device_ms"]["mean"],
-            timing["device_resident"]["host_ms"]["n"],
-        )
-    record["timing"] = timing
-    record["memory"] = {"host_rss_before_load_mb": rss_before, "host_peak_rss_mb": _peak_rss_mb()}
-    if memory:
-        from infbench.backends import cuda
-
-        record["memory"].update(memory.report())
-        record["gpu"] = cuda.gpu_description()
-    record.update(status=OK, reason=None)
+        fields.update(status=ERROR, reason=f"{type(exc).__name__}: {first_line(exc)}", retryable=is_transient(exc))
+    fields |= measurement.fields
+    return Record(**fields, versions=imported_versions(request.backend.libraries), host=host())

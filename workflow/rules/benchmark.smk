@@ -1,9 +1,10 @@
 # One timing rule per backend (time_pytorch_cpu, time_onnxruntime_cuda, ...), each writing one
-# record per machine, variant, precision and batch size. All of them run the same script and
-# harness. A timing job claims the whole machine_share (see profiles/default), so nothing else
-# runs beside it, whatever --cores says; GPU jobs also claim the GPU. A job that ends without a
+# record per machine, model, variant, precision and batch size. All of them run the same script and
+# harness. A timing job holds the machine's lock alone (infbench.isolation) and claims the whole
+# machine_share (profiles/default), so nothing runs beside a measurement. A job that ends without a
 # record (killed, cancelled by the cluster) is run once more, and that attempt writes the cell's
-# error record at once, so that the rest of the table is still written.
+# error at once, with the killed attempt's log, so that the rest of the table is still written; the
+# next run measures such a cell again (infbench.rerun).
 
 
 wildcard_constraints:
@@ -20,9 +21,9 @@ for _backend in BACKENDS.values():
         output:
             record=output_pattern(_backend.name),
         log:
-            f"results/logs/{{machine}}/time_{_backend.name}/{{variant}}/{{precision}}_bs{{batch}}.log",
+            f"results/logs/{{machine}}/{{model}}/time_{_backend.name}/{{variant}}/{{precision}}_bs{{batch}}.log",
         benchmark:
-            f"results/benchmarks/{{machine}}/time_{_backend.name}/{{variant}}/{{precision}}_bs{{batch}}.tsv"
+            f"results/benchmarks/{{machine}}/{{model}}/time_{_backend.name}/{{variant}}/{{precision}}_bs{{batch}}.tsv"
         retries: 1
         conda:
             f"../../envs/{_backend.name}.yaml"
@@ -37,5 +38,7 @@ for _backend in BACKENDS.values():
             cache_dir=lambda wildcards: CACHE_DIR.format(machine=wildcards.machine),
             gpu=(lambda wildcards: machine_gpu(wildcards.machine)) if _backend.is_gpu else "not used",
             versions=versions(*_backend.libraries),
+            measure_again=record_measure_again(_backend.name),
+            code=code("time_backend.py", _backend.module),
         script:
             "../../scripts/time_backend.py"

@@ -1,64 +1,79 @@
-# Paths, settings and helpers shared by the rules. Nothing here imports torch or onnxruntime:
+# Paths, settings and helpers shared by the rules. Nothing here imports torch, numpy or onnxruntime:
 # library versions come from package metadata, the GPU from the driver's /proc entries.
 
 from snakemake.logging import logger
 
-from infbench.backends import tensorrt as tensorrt_backend
-from infbench.backends import torch2trt as torch2trt_backend
+from infbench.availability import fp16_onnx_needed, tensorrt_missing, torch2trt_missing
 from infbench.catalog import BACKENDS, LIBRARIES
-from infbench.cells import Cell, WILDCARD_CONSTRAINTS, output_pattern, summary_path
-from infbench.dependencies import package_files
+from infbench.cells import Cell, WILDCARD_CONSTRAINTS, output_pattern
+from infbench.dependencies import code_digests
 from infbench.envinfo import usable_cpus
 from infbench.hardware import nvidia_gpu_names
+from infbench.layout import (
+    CACHE_DIR,
+    CARD,
+    ENGINE_DIR,
+    EVAL_SET,
+    IMAGES,
+    MANIFEST,
+    ONNX,
+    ONNX_CHECK,
+    ONNX_FP16,
+    ONNX_FP16_INFO,
+    ONNX_INFO,
+    SUMMARY,
+    TABLE,
+    TORCH2TRT_DIR,
+    WEIGHTS,
+)
 from infbench.machines import check_partitions, machines_of, slurm_partitions
+from infbench.modelspec import models_of
+from infbench.rerun import RerunState, measure_again, repair
 from infbench.versions import distribution_warnings, installed_version, installed_versions
-
-MANIFEST = "results/data/manifest.json"
-IMAGES = "results/data/images"
-WEIGHTS = "results/model/model_weights.pth"
-CARD = "results/model/model_card.json"
-ONNX = "results/model/onnx_model.onnx"
-ONNX_INFO = "results/model/onnx_model.json"
-ONNX_FP16 = "results/model/onnx_model_fp16.onnx"
-ONNX_CHECK = "results/model/onnx_check.json"
-EVAL_SET = "results/reference/eval_set.npz"
-# Builds are specific to a machine's GPU and libraries: one folder each, holding the engine (or
-# module) and build.json, which says why nothing was built where the machine cannot build.
-ENGINE_DIR = "results/engines/{machine}/tensorrt/level{level}_{precision}_bs{batch}"
-TORCH2TRT_DIR = "results/engines/{machine}/torch2trt/{precision}_bs{batch}"
-CACHE_DIR = "results/cache/{machine}"  # inductor's kernels, ONNX Runtime's TensorRT engines
 
 BENCH = config["benchmark"]
 MACHINES = machines_of(config)
+MODELS = models_of(config)
 if config["machines"]:
     try:
         check_partitions(MACHINES, slurm_partitions())
     except ConfigError as exc:
         sys.exit(f"config error: {exc}")
-LOCAL_THREADS = BENCH["threads"] or usable_cpus()
+# Steps that are not measurements (training, references, checks) use every CPU this process may run
+# on; how many is not a param of theirs, so that benchmark.threads reruns the measurements alone.
+WORK_THREADS = usable_cpus()
+LOCAL_THREADS = BENCH["threads"] or WORK_THREADS
 LOCAL_GPUS = nvidia_gpu_names()
 TRT_VERSION = installed_version("tensorrt")
 # Whether the engine and torch2trt builds can run on this computer (library and GPU), decided once.
-TENSORRT_MISSING = tensorrt_backend.missing()
-TORCH2TRT_MISSING = torch2trt_backend.missing()
-# Timing jobs take all of machine_share (its limit is set in profiles/default), other jobs 1.
+TENSORRT_MISSING = tensorrt_missing()
+TORCH2TRT_MISSING = torch2trt_missing()
+# Timing jobs take all of machine_share (its limit is set in profiles/default), other jobs 1. The
+# machine's lock (infbench.isolation) keeps measurements apart whatever these are set to.
 WHOLE_MACHINE = 100
+RERUN = RerunState()  # why finished steps run again (infbench.rerun)
 
 for _warning in distribution_warnings(LIBRARIES):
     logger.warning(f"warning: {_warning}")
 
-PACKAGE_ROOT = Path(workflow.basedir) / "src"
-SCRIPTS = Path(workflow.basedir) / "scripts"
+BASE = Path(workflow.basedir)
+PACKAGE_ROOT = BASE / "src"
+SCRIPTS = BASE / "scripts"
 
 
 def code(script, *modules):
-    """The package's files that a script imports (and `modules`, loaded by name): inputs, so that editing one reruns the rule."""
-    return list(package_files(PACKAGE_ROOT, SCRIPTS / script, modules))
+    """Digests of a script and the package files it runs (and `modules`, loaded by name): a param, so that an edit reruns the rule."""
+    return code_digests(BASE, PACKAGE_ROOT, SCRIPTS / script, tuple(modules))
 
 
 def versions(*libraries):
     """Installed versions of the given libraries, as a param, so that a new version reruns the rule."""
     return installed_versions(libraries)
+
+
+def work_threads(wildcards, threads):
+    """Threads for a step that measures nothing; a derived param (it takes `threads`), so not a rerun trigger."""
+    return WORK_THREADS
 
 
 def machine_threads(machine):
@@ -111,15 +126,26 @@ def timing_settings(machine):
     }
 
 
+def model_files(pattern):
+    """An input function: `pattern` filled with the job's model."""
+    return lambda wildcards: pattern.format(model=wildcards.model)
+
+
+def manifest_of(wildcards):
+    """The prepared data a model trains and is judged on: its image size's."""
+    return MANIFEST.format(size=MODELS[wildcards.model].image_size)
+
+
 def cells():
-    """Every cell the configuration asks for: machine x backend x variant x precision x batch size."""
+    """Every cell the configuration asks for: machine x model x backend x variant x precision x batch size."""
     for machine in MACHINES:
-        for backend in BENCH["backends"]:
-            device = BACKENDS[backend].device
-            for variant in BENCH["variants"][backend]:
-                for precision in BENCH["precisions"]:
-                    for batch in BENCH["batch_sizes"][device]:
-                        yield Cell(machine, backend, variant, precision, batch)
+        for model in MODELS:
+            for backend in BENCH["backends"]:
+                device = BACKENDS[backend].device
+                for variant in BENCH["variants"][backend]:
+                    for precision in BENCH["precisions"]:
+                        for batch in BENCH["batch_sizes"][device]:
+                            yield Cell(machine, model, backend, variant, precision, batch)
 
 
 def record_paths():
@@ -143,20 +169,22 @@ def timing_inputs(backend_name):
     backend = BACKENDS[backend_name]
 
     def inputs(wildcards):
-        files = {"eval_set": EVAL_SET, "card": CARD, "code": code("time_backend.py", backend.implementation)}
-        cell = {"machine": wildcards.machine, "precision": wildcards.precision, "batch": wildcards.batch}
+        model = wildcards.model
+        files = {"eval_set": EVAL_SET.format(model=model), "card": CARD.format(model=model)}
+        cell = {"machine": wildcards.machine, "model": model, "precision": wildcards.precision, "batch": wildcards.batch}
         if backend.artifact == "pth":
-            files["pth"] = WEIGHTS
+            files["pth"] = WEIGHTS.format(model=model)
         elif backend.artifact == "onnx":
-            files["onnx"] = ONNX
-            if backend.module == "onnxruntime":  # ONNX Runtime's own check of the export comes first
-                files["onnx_check"] = ONNX_CHECK
+            files["onnx"] = ONNX.format(model=model)
+            if backend.provider:  # ONNX Runtime's own check of the export comes first
+                files["onnx_check"] = ONNX_CHECK.format(model=model)
             if wildcards.precision == "fp16" and backend.name == "onnxruntime_cuda":
-                files["onnx_fp16"] = ONNX_FP16
-        elif wildcards.precision == "bf16":
-            pass  # no bf16 engines: the cell is skipped with the reason
+                files["onnx_fp16"] = ONNX_FP16.format(model=model)
+        elif wildcards.precision in backend.unsupported:
+            pass  # nothing is built for it: the cell is skipped with the reason
         elif backend.artifact == "trt" and may_build(wildcards.machine, "tensorrt"):
-            files["engine_dir"] = ENGINE_DIR.format(level=tensorrt_backend.builder_level(wildcards.variant), **cell)
+            level = backend.variant(wildcards.variant).options.builder_level
+            files["engine_dir"] = ENGINE_DIR.format(level=level, **cell)
         elif backend.artifact == "torch2trt" and may_build(wildcards.machine, "torch2trt"):
             files["torch2trt_dir"] = TORCH2TRT_DIR.format(**cell)
         return files
@@ -164,16 +192,34 @@ def timing_inputs(backend_name):
     return inputs
 
 
+def record_measure_again(backend_name):
+    """The timing rule's measure_again param (infbench.rerun): a cell whose error may pass is measured again."""
+    pattern = output_pattern(backend_name)
+    return lambda wildcards: measure_again(pattern.format(**dict(wildcards.items())), RERUN)
+
+
 def engine_onnx(wildcards):
     """TensorRT 11 makes fp16 engines from an fp16 ONNX model; earlier versions from fp32 with a flag."""
-    if wildcards.precision == "fp16" and tensorrt_backend.fp16_onnx_needed(TRT_VERSION):
-        return ONNX_FP16
-    return ONNX
+    if wildcards.precision == "fp16" and fp16_onnx_needed(TRT_VERSION):
+        return ONNX_FP16.format(model=wildcards.model)
+    return ONNX.format(model=wildcards.model)
+
+
+def aggregate_inputs():
+    """Every record, and each model's card and ONNX files."""
+    return {
+        "records": record_paths(),
+        "cards": [CARD.format(model=m) for m in MODELS],
+        "onnx_checks": [ONNX_CHECK.format(model=m) for m in MODELS],
+        "onnx_infos": [ONNX_INFO.format(model=m) for m in MODELS],
+    }
 
 
 def comparison_inputs():
     """The summaries to compare: the runs named in compare.runs, and this run's own where asked for."""
+    from infbench.cells import summary_path
+
     paths = [str(summary_path(run)) for run in config["compare"]["runs"]]
     if config["compare"]["include_this_run"]:
-        paths.append("results/summary.json")
+        paths.append(SUMMARY)
     return paths

@@ -1,4 +1,4 @@
-# TensorRT engines and torch2trt modules, one folder per machine, precision, batch size (and
+# TensorRT engines and torch2trt modules, one folder per machine, model, precision, batch size (and
 # TensorRT builder level). The timing rules ask for them only where they may be built: here, where
 # TensorRT (and torch2trt) is installed and a GPU is present; on a cluster, on machines with GPUs,
 # whose build job writes why in build.json where it cannot build.
@@ -8,13 +8,12 @@ rule build_tensorrt_engine:
     input:
         onnx=engine_onnx,
         card=CARD,
-        code=code("build_tensorrt_engine.py"),
     output:
         folder=directory(ENGINE_DIR),
     log:
-        "results/logs/{machine}/build_tensorrt_engine/level{level}_{precision}_bs{batch}.log",
+        "results/logs/{machine}/{model}/build_tensorrt_engine/level{level}_{precision}_bs{batch}.log",
     benchmark:
-        "results/benchmarks/{machine}/build_tensorrt_engine/level{level}_{precision}_bs{batch}.tsv"
+        "results/benchmarks/{machine}/{model}/build_tensorrt_engine/level{level}_{precision}_bs{batch}.tsv"
     conda:
         "../../envs/tensorrt.yaml"
     threads: lambda wildcards: machine_threads(wildcards.machine)
@@ -25,6 +24,7 @@ rule build_tensorrt_engine:
         allow_tf32=BENCH["allow_tf32"],
         gpu=lambda wildcards: machine_gpu(wildcards.machine),
         versions=versions("tensorrt"),
+        code=code("build_tensorrt_engine.py"),
     script:
         "../../scripts/build_tensorrt_engine.py"
 
@@ -34,13 +34,12 @@ rule build_torch2trt:
         pth=WEIGHTS,
         card=CARD,
         eval_set=EVAL_SET,
-        code=code("build_torch2trt.py"),
     output:
         folder=directory(TORCH2TRT_DIR),
     log:
-        "results/logs/{machine}/build_torch2trt/{precision}_bs{batch}.log",
+        "results/logs/{machine}/{model}/build_torch2trt/{precision}_bs{batch}.log",
     benchmark:
-        "results/benchmarks/{machine}/build_torch2trt/{precision}_bs{batch}.tsv"
+        "results/benchmarks/{machine}/{model}/build_torch2trt/{precision}_bs{batch}.tsv"
     conda:
         "../../envs/torch2trt.yaml"
     threads: lambda wildcards: machine_threads(wildcards.machine)
@@ -52,5 +51,6 @@ rule build_torch2trt:
         threads=lambda wildcards: machine_threads(wildcards.machine),
         gpu=lambda wildcards: machine_gpu(wildcards.machine),
         versions=versions("torch", "torchvision", "torch2trt", "tensorrt"),
+        code=code("build_torch2trt.py"),
     script:
         "../../scripts/build_torch2trt.py"

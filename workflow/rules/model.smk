@@ -1,49 +1,49 @@
 rule train:
     input:
-        manifest=MANIFEST,
-        code=code("train.py"),
+        manifest=manifest_of,
     output:
         weights=WEIGHTS,
         card=CARD,
     log:
-        "results/logs/train.log",
+        "results/logs/{model}/train.log",
     benchmark:
-        "results/benchmarks/train.tsv"
+        "results/benchmarks/{model}/train.tsv"
     conda:
         "../../envs/pytorch.yaml"
-    threads: LOCAL_THREADS
+    threads: WORK_THREADS
     resources:
         gpu=1 if config["train"]["device"] != "cpu" and LOCAL_GPUS else 0,
     params:
-        settings={
-            "architecture": config["model"]["architecture"],
-            "image_size": config["model"]["image_size"],
-            "weights": config["model"]["weights"],
-            "threads": LOCAL_THREADS,
+        settings=lambda wildcards: {
+            "architecture": MODELS[wildcards.model].architecture,
+            "image_size": MODELS[wildcards.model].image_size,
+            "weights": MODELS[wildcards.model].weights,
             **config["train"],
         },
+        cpu_threads=work_threads,
         versions=versions("torch", "torchvision", "numpy", "pillow"),
+        code=code("train.py"),
     script:
         "../../scripts/train.py"
 
 
 rule reference_outputs:
     input:
-        manifest=MANIFEST,
+        manifest=manifest_of,
         weights=WEIGHTS,
         card=CARD,
-        code=code("reference_outputs.py"),
     output:
         EVAL_SET,
     log:
-        "results/logs/reference_outputs.log",
+        "results/logs/{model}/reference_outputs.log",
     conda:
         "../../envs/pytorch.yaml"
-    threads: LOCAL_THREADS
+    threads: WORK_THREADS
     params:
         images=config["parity"]["images"],
-        threads=LOCAL_THREADS,
+        cpu_threads=work_threads,
         versions=versions("torch", "torchvision", "numpy", "pillow"),
+        code=code("reference_outputs.py"),
     script:
         "../../scripts/reference_outputs.py"
 
@@ -52,14 +52,13 @@ rule export_onnx:
     input:
         weights=WEIGHTS,
         card=CARD,
-        code=code("export_onnx.py"),
     output:
         onnx=ONNX,
-        info="results/model/onnx_model.json",
+        info=ONNX_INFO,
     log:
-        "results/logs/export_onnx.log",
+        "results/logs/{model}/export_onnx.log",
     benchmark:
-        "results/benchmarks/export_onnx.tsv"
+        "results/benchmarks/{model}/export_onnx.tsv"
     conda:
         "../../envs/onnx.yaml"
     params:
@@ -67,6 +66,7 @@ rule export_onnx:
         exporter=config["export"]["exporter"],
         opset=config["export"]["opset"],
         versions=versions("torch", "torchvision", "onnx", "onnxscript"),
+        code=code("export_onnx.py"),
     script:
         "../../scripts/export_onnx.py"
 
@@ -74,16 +74,17 @@ rule export_onnx:
 use rule export_onnx as export_onnx_fp16 with:
     output:
         onnx=ONNX_FP16,
-        info="results/model/onnx_model_fp16.json",
+        info=ONNX_FP16_INFO,
     log:
-        "results/logs/export_onnx_fp16.log",
+        "results/logs/{model}/export_onnx_fp16.log",
     benchmark:
-        "results/benchmarks/export_onnx_fp16.tsv"
+        "results/benchmarks/{model}/export_onnx_fp16.tsv"
     params:
         half=True,
         exporter=config["export"]["exporter"],
         opset=config["export"]["opset"],
         versions=versions("torch", "torchvision", "onnx", "onnxscript"),
+        code=code("export_onnx.py"),
 
 
 # A rule of its own, so that a new ONNX Runtime version reruns this check and the ONNX Runtime
@@ -92,17 +93,17 @@ rule check_onnx:
     input:
         onnx=ONNX,
         eval_set=EVAL_SET,
-        code=code("check_onnx.py"),
     output:
         ONNX_CHECK,
     log:
-        "results/logs/check_onnx.log",
+        "results/logs/{model}/check_onnx.log",
     conda:
         "../../envs/onnxruntime.yaml"
-    threads: LOCAL_THREADS
+    threads: WORK_THREADS
     params:
         tolerance=config["parity"]["tolerances"]["fp32"],
-        threads=LOCAL_THREADS,
+        cpu_threads=work_threads,
         versions=versions("onnxruntime", "numpy"),
+        code=code("check_onnx.py"),
     script:
         "../../scripts/check_onnx.py"

@@ -1,18 +1,14 @@
-# The run's report over all its machines, and the comparison with runs made elsewhere. Both are
-# cheap and run where snakemake runs, also when the cells run on a cluster.
+# The run's report over all its machines and models, and the comparison with runs made elsewhere.
+# Both are cheap and run where snakemake runs, also when the cells run on a cluster.
 
 
 rule aggregate:
     input:
-        records=record_paths(),
-        card=CARD,
-        onnx_check=ONNX_CHECK,
-        onnx_info=ONNX_INFO,
-        code=code("aggregate.py"),
+        **aggregate_inputs(),
     output:
-        table=report("results/table.md", caption="../report/table.rst", category="Tables"),
+        table=report(TABLE, caption="../report/table.rst", category="Tables"),
         csv=report("results/summary.csv", caption="../report/summary.rst", category="Tables"),
-        json="results/summary.json",
+        json=SUMMARY,
         png=report("results/latency.png", caption="../report/latency.rst", category="Latency"),
         svg="results/latency.svg",
     log:
@@ -29,8 +25,12 @@ rule aggregate:
             "batch_sizes": BENCH["batch_sizes"],
             "policy": timing_settings(next(iter(MACHINES)))["measure"],
             "machines": {name: vars(machine) for name, machine in MACHINES.items()},
+            "parity_images": config["parity"]["images"],
         },
+        models=list(MODELS),
+        repair=lambda wildcards: repair(SUMMARY, TABLE, RERUN),
         versions=versions("pandas", "tabulate", "matplotlib"),
+        code=code("aggregate.py"),
     script:
         "../../scripts/aggregate.py"
 
@@ -38,7 +38,6 @@ rule aggregate:
 rule compare:
     input:
         summaries=comparison_inputs(),
-        code=code("compare.py"),
     output:
         table="results/comparison.md",
         csv="results/comparison.csv",
@@ -52,5 +51,6 @@ rule compare:
         "../../envs/report.yaml"
     params:
         versions=versions("pandas", "tabulate", "matplotlib"),
+        code=code("compare.py"),
     script:
         "../../scripts/compare.py"

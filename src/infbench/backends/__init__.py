@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
 
 from infbench.catalog import BACKENDS
 
 
-def implementation(backend_name: str) -> ModuleType:
-    """The module with `unavailable_reason(request)` and `load(request)` for a backend."""
-    return importlib.import_module(BACKENDS[backend_name].implementation)
+def implementation(backend_name: str):
+    """The `Runtime` of a backend (its module's RUNTIME), imported on first use."""
+    from infbench.backends.base import Runtime
+
+    runtime = getattr(importlib.import_module(BACKENDS[backend_name].module), "RUNTIME", None)
+    if not isinstance(runtime, Runtime):
+        raise TypeError(f"{BACKENDS[backend_name].module}.RUNTIME is not an infbench.backends.base.Runtime")
+    return runtime

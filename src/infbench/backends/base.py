@@ -1,7 +1,14 @@
-"""What every backend gives the runner: a host-to-host inference call and, on a GPU, device-resident runs."""
+"""The backend contract: what every backend says and does, and what it hands the runner.
+
+A backend is a catalogue entry (`infbench.catalog.Backend`: its device, artifact, variants and the
+precisions it never runs) and a module whose `RUNTIME` implements `Runtime`: why a cell cannot run
+on this machine, and loading a cell into a `Loaded` that runs a batch host to host, device resident
+where it has a device, and releases what it holds. docs/adding-a-backend.md walks through one.
+"""
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import os
 import tempfile
@@ -11,7 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from infbench.catalog import Backend
+from infbench.cells import Cell
 from infbench.harness import DeviceTimer
+from infbench.variants import Options, Variant
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,7 @@ class CellRequest:
     allow_tf32: bool = False
     workspace_mb: int = 4096
     cache_dir: str | None = None  # this machine's caches: ONNX Runtime TensorRT engines, inductor's compiled kernels
+    model: str = ""  # the model's name in the run ("" means its architecture)
 
     @property
     def input_shape(self) -> tuple[int, int, int, int]:
@@ -39,6 +49,20 @@ class CellRequest:
     @property
     def variant_name(self) -> str:
         return self.variant or self.backend.default_variant
+
+    @property
+    def cell(self) -> Cell:
+        return Cell(self.machine, self.model or self.architecture, self.backend.name, self.variant_name, self.precision,
+                    self.batch_size)
+
+    @property
+    def variant_spec(self) -> Variant:
+        return self.backend.variant(self.variant_name)
+
+    @property
+    def options(self) -> Options:
+        """What the cell's variant means (channels-last, a CUDA graph, a builder level...)."""
+        return self.variant_spec.options
 
 
 @dataclass
@@ -67,6 +91,28 @@ class Loaded:
     # hint keeps `batches_per_step` requests in flight.
     make_step: Callable[[np.ndarray], Callable[[], object]] | None = None
     batches_per_step: int = 1
+    # Frees what the backend holds (sessions, engines, device buffers) once the cell is measured.
+    release: Callable[[], None] = lambda: None
+
+
+class Runtime(abc.ABC):
+    """What every backend implements: `unavailable_reason` and `load` (its module's `RUNTIME`)."""
+
+    @abc.abstractmethod
+    def unavailable_reason(self, request: CellRequest) -> str | None:
+        """Why this cell cannot run on this machine (library, device, the machine's precision support), or None.
+
+        Called before anything heavy is imported; the precisions the backend never runs are the
+        catalogue's `unsupported`, checked by the runner first.
+        """
+
+    @abc.abstractmethod
+    def load(self, request: CellRequest) -> Loaded:
+        """Load the cell's model (raise BackendUnavailable where it turns out it cannot run, ArtifactError for an unusable file)."""
+
+    def run_time_notes(self, lines: list[str]) -> list[str]:
+        """What the runtime's own log (its stderr from load to the parity check) says that belongs in the record."""
+        return []
 
 
 @contextlib.contextmanager

@@ -12,45 +12,26 @@ import json
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 
 import numpy as np
 
-from infbench.backends.base import CellRequest, Loaded, Resident, captured_stderr
+from infbench.backends.base import CellRequest, Loaded, Resident, Runtime, captured_stderr
 from infbench.errors import ArtifactError, BackendUnavailable, first_line
 from infbench.hardware import no_gpu_reason
+from infbench.variants import OnnxRuntimeOptions
 from infbench.versions import installed_version
 
-CPU_FP16 = (
-    "fp16 not supported on CPU by this backend "
-    "(ONNX Runtime's CPU provider casts an fp16 model back to fp32 and runs it in fp32)"
-)
 TENSORRT = "TensorrtExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 # Session-creation errors that mean the file itself is unusable.
 _BAD_MODEL_ERRORS = {"InvalidProtobuf", "NoSuchFile", "InvalidGraph", "ModelLoadFailed"}
-
-
-def unavailable_reason(request: CellRequest) -> str | None:
-    version = installed_version("onnxruntime")
-    if version is None:
-        return "onnxruntime is not installed"
-    if request.backend.device == "cpu" and request.precision == "fp16":
-        return CPU_FP16
-    if request.precision == "bf16":
-        return "bf16 not supported by this backend (the workflow exports fp32 and fp16 ONNX models)"
-    reasons = []
-    if request.backend.is_gpu and (why := no_gpu_reason()):
-        reasons.append(why)
-    import onnxruntime as ort
-
-    available = ort.get_available_providers()
-    if request.backend.provider not in available:
-        reasons.append(
-            f"{request.backend.provider} is not in this ONNX Runtime build ({version} has "
-            f"{', '.join(available)}; onnxruntime-gpu has the CUDA and TensorRT providers)"
-        )
-    return "; ".join(reasons) or None
-
+CONV_ALGO_SEARCH = "EXHAUSTIVE"  # cuDNN's convolution search, set explicitly: DEFAULT is several times slower
+# What ONNX Runtime and cuDNN print about how they ran, which belongs in the cell's record.
+NOTABLE_MESSAGES = {
+    "running in Fallback mode": "a node ran in ONNX Runtime's fallback mode (slow path)",
+    "No execution plans support the graph": "cuDNN's frontend found no execution plan for a convolution and searched again",
+}
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -66,6 +47,16 @@ def provider_load_error(messages: list[str]) -> str | None:
     return errors[0][:300] if errors else None
 
 
+def notable_messages(lines: list[str]) -> list[str]:
+    """One line per kind of notable message, with how often it came and its first occurrence."""
+    found = []
+    for needle, meaning in NOTABLE_MESSAGES.items():
+        hits = [_ANSI.sub("", line).strip() for line in lines if needle in line]
+        if hits:
+            found.append(f"{meaning}: {len(hits)} time(s), first: {hits[0].rsplit('] ', 1)[-1][:240]}")
+    return found
+
+
 def _session_options(ort, threads: int, profile_prefix: str | None = None):
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -78,38 +69,31 @@ def _session_options(ort, threads: int, profile_prefix: str | None = None):
     return options
 
 
-# The CUDA provider's variants: prefer_nhwc, and enable_cuda_graph (which needs IO binding of fixed buffers).
-CUDA_VARIANTS = {"default": (False, False), "nhwc": (True, False), "cuda_graph": (False, True), "nhwc_cuda_graph": (True, True)}
-CONV_ALGO_SEARCH = "EXHAUSTIVE"  # cuDNN's convolution search, set explicitly: DEFAULT was about 8x slower on the H200
+@dataclass(frozen=True)
+class ProviderSetup:
+    """The providers a session is created with, and the options the record describes."""
+
+    providers: list
+    described: dict
 
 
-def uses_cuda_graph(request: CellRequest) -> bool:
-    return request.variant_name in ("cuda_graph", "nhwc_cuda_graph")
-
-
-def _providers(request: CellRequest, stream_handle: int | None, input_name: str, graph: bool) -> tuple[list, dict]:
-    """The provider list for the session and a description of the options that matter for the record.
-
-    `graph` False gives the same providers without CUDA-graph capture (for the profiled placement run).
-    """
-    if request.backend.provider == "CPUExecutionProvider":
-        return ["CPUExecutionProvider"], {}
-    nhwc = request.backend.provider == CUDA and CUDA_VARIANTS[request.variant_name][0]
-    cuda_options = {
+def _cuda_options(request: CellRequest, options: OnnxRuntimeOptions, stream_handle, graph: bool) -> dict:
+    return {
         "device_id": 0,
         "use_tf32": int(request.allow_tf32),
         "cudnn_conv_algo_search": CONV_ALGO_SEARCH,
-        "prefer_nhwc": int(nhwc),
-        "enable_cuda_graph": int(graph and request.backend.provider == CUDA and uses_cuda_graph(request)),
+        "prefer_nhwc": int(options.nhwc and request.backend.provider == CUDA),
+        "enable_cuda_graph": int(graph and options.cuda_graph and request.backend.provider == CUDA),
         "user_compute_stream": str(stream_handle),
     }
-    if request.backend.provider == CUDA:
-        return [(CUDA, cuda_options)], {"cuda": cuda_options | {"user_compute_stream": "torch stream"}}
-    shape = "x".join(str(d) for d in request.input_shape)
+
+
+def _tensorrt_options(request: CellRequest, options: OnnxRuntimeOptions, stream_handle, graph: bool, input_name: str) -> dict:
+    shape = f"{input_name}:" + "x".join(str(d) for d in request.input_shape)
     cache = os.path.join(request.cache_dir, "ort_tensorrt", request.variant_name, f"{request.precision}_bs{request.batch_size}") \
         if request.cache_dir else tempfile.mkdtemp(prefix="ort-trt-")
     os.makedirs(cache, exist_ok=True)
-    trt_options = {
+    return {
         "device_id": 0,
         "trt_fp16_enable": request.precision == "fp16",
         "trt_engine_cache_enable": True,
@@ -117,14 +101,26 @@ def _providers(request: CellRequest, stream_handle: int | None, input_name: str,
         "trt_timing_cache_enable": True,
         "trt_timing_cache_path": cache,
         "trt_max_workspace_size": request.workspace_mb << 20,
-        "trt_profile_min_shapes": f"{input_name}:{shape}",
-        "trt_profile_opt_shapes": f"{input_name}:{shape}",
-        "trt_profile_max_shapes": f"{input_name}:{shape}",
-        "trt_cuda_graph_enable": graph and request.variant_name == "cuda_graph",
+        "trt_profile_min_shapes": shape,
+        "trt_profile_opt_shapes": shape,
+        "trt_profile_max_shapes": shape,
+        "trt_cuda_graph_enable": graph and options.cuda_graph,
         "user_compute_stream": str(stream_handle),
     }
+
+
+def provider_setup(request: CellRequest, stream_handle: int | None, input_name: str, graph: bool) -> ProviderSetup:
+    """The cell's providers; `graph` False gives the same ones without CUDA-graph capture (for the placement run)."""
+    provider = request.backend.provider
+    if provider == "CPUExecutionProvider":
+        return ProviderSetup(["CPUExecutionProvider"], {})
+    options: OnnxRuntimeOptions = request.options
+    cuda_options = _cuda_options(request, options, stream_handle, graph)
+    if provider == CUDA:
+        return ProviderSetup([(CUDA, cuda_options)], {"cuda": cuda_options | {"user_compute_stream": "torch stream"}})
+    trt_options = _tensorrt_options(request, options, stream_handle, graph, input_name)
     described = {"tensorrt": trt_options | {"user_compute_stream": "torch stream"}, "cuda_for_unsupported_nodes": cuda_options}
-    return [(TENSORRT, trt_options), (CUDA, cuda_options)], described
+    return ProviderSetup([(TENSORRT, trt_options), (CUDA, cuda_options)], described)
 
 
 def _create_session(ort, path: str, options, providers):
@@ -136,8 +132,8 @@ def _create_session(ort, path: str, options, providers):
                 raise ArtifactError(f"{path}: ONNX Runtime cannot load it ({first_line(exc)})") from exc
             raise
     # By default a run that fails in its provider silently re-creates the session on the fallback
-    # providers and carries on: on the H200 an fp32 batch-256 CUDA cell went on running on the CPU
-    # (1.7 s a call). A provider's failure at run time is the cell's error instead.
+    # providers and carries on, so a GPU cell could go on running on the CPU. A provider's failure
+    # at run time is the cell's error instead.
     session.disable_fallback()
     return session, messages
 
@@ -158,69 +154,61 @@ def _node_placement(ort, path, request, providers, feed) -> dict[str, int]:
     return dict(counts)
 
 
-def load(request: CellRequest) -> Loaded:
+def _tf32_description(request: CellRequest) -> str:
+    if request.backend.provider == TENSORRT:
+        # The TensorRT provider has no TF32 option; the runner set NVIDIA_TF32_OVERRIDE=0 for every GPU cell.
+        return "allowed (TensorRT's default)" if request.allow_tf32 else "disabled with NVIDIA_TF32_OVERRIDE=0"
+    return "allowed" if request.allow_tf32 else "disabled (use_tf32=0)"
+
+
+def _model_path(request: CellRequest, details: dict) -> str:
+    """The fp32 model, or for fp16 the fp16 export (the TensorRT provider makes fp16 from fp32 itself)."""
+    if request.precision != "fp16":
+        return request.artifacts["onnx"]
+    if request.backend.provider == TENSORRT:
+        details["fp16_method"] = "trt_fp16_enable on the fp32 ONNX model"
+        return request.artifacts["onnx"]
+    details["fp16_method"] = "fp16 ONNX model (exported from model.half())"
+    return request.artifacts["onnx_fp16"]
+
+
+def _dtype(meta) -> np.dtype:
+    return np.dtype(np.float16 if "float16" in meta.type else np.float32)
+
+
+def _check_placement(ort, path: str, request: CellRequest, stream_handle, input_meta, details: dict) -> None:
+    """The claimed provider really runs nodes of the model (placement only, never timed).
+
+    Which provider runs which node does not depend on the batch, so one image is checked; the
+    TensorRT provider builds its engine for the cell's batch alone, so it is checked at that batch.
+    """
     provider = request.backend.provider
-    gpu = request.backend.is_gpu
-    details: dict = {"intra_op_threads": request.threads, "inter_op_threads": 1, "variant": request.variant_name}
-    torch = stream = None
-    if gpu:
-        from infbench.backends import cuda
-
-        if provider == TENSORRT and not request.allow_tf32:
-            # The TensorRT provider has no TF32 option; the runner set NVIDIA_TF32_OVERRIDE=0 for every GPU cell.
-            details["tf32"] = "disabled with NVIDIA_TF32_OVERRIDE=0"
-        elif provider == TENSORRT:
-            details["tf32"] = "allowed (TensorRT's default)"
-        else:
-            details["tf32"] = "allowed" if request.allow_tf32 else "disabled (use_tf32=0)"
-        torch = cuda.require_cuda()  # torch first: it loads the CUDA libraries ONNX Runtime links against
-        stream = torch.cuda.Stream()
-    import onnxruntime as ort
-
-    use_fp16_model = request.precision == "fp16" and provider != TENSORRT
-    path = request.artifacts["onnx_fp16" if use_fp16_model else "onnx"]
-    if request.precision == "fp16":
-        details["fp16_method"] = "fp16 ONNX model (exported from model.half())" if use_fp16_model else "trt_fp16_enable on the fp32 ONNX model"
-    # The input name is needed for the TensorRT profile shapes; every exported model calls it "input".
-    stream_handle = stream.cuda_stream if gpu else None
-    providers, details["provider_options"] = _providers(request, stream_handle, "input", graph=True)
-    session, messages = _create_session(ort, path, _session_options(ort, request.threads), providers)
-    actual = session.get_providers()
-    details["session_providers"] = actual
-    if provider not in actual:
-        cause = provider_load_error(messages)
-        raise BackendUnavailable(
-            f"{provider} did not load" + (f" ({cause})" if cause else "")
-            + f"; ONNX Runtime would have run the model on {actual[0]} instead"
-        )
-    input_meta, output_meta = session.get_inputs()[0], session.get_outputs()[0]
-    input_dtype = np.dtype(np.float16 if "float16" in input_meta.type else np.float32)
-    output_dtype = np.dtype(np.float16 if "float16" in output_meta.type else np.float32)
-
-    # Placement only, never timed. Which provider runs which node does not depend on the batch, and
-    # one image is checked (seen on the H200: a separately profiled session at batch 256 reported
-    # every node on the CPU while the cell's own session ran on the GPU); the TensorRT provider's
-    # engine is built for the cell's batch alone, so it is checked at that batch.
     placement_batch = request.batch_size if provider == TENSORRT else 1
-    example = {input_meta.name: np.zeros((placement_batch, *request.input_shape[1:]), dtype=input_dtype)}
-    placement_providers, _ = _providers(request, stream_handle, "input", graph=False)
-    placement = _node_placement(ort, path, request, placement_providers, example)
+    example = {input_meta.name: np.zeros((placement_batch, *request.input_shape[1:]), dtype=_dtype(input_meta))}
+    setup = provider_setup(request, stream_handle, input_meta.name, graph=False)
+    placement = _node_placement(ort, path, request, setup.providers, example)
     details["node_placement"] = placement
     if not placement.get(provider):
         raise BackendUnavailable(f"{provider} loaded but ran none of the model's nodes (placement: {placement})")
-    if not gpu:
-        return Loaded(lambda x: session.run([output_meta.name], {input_meta.name: x})[0], input_dtype, details=details)
 
+
+def _bound_gpu_runs(torch, session, stream, request: CellRequest, graphed: bool) -> tuple:
+    """IO binding of fixed device buffers: the end-to-end call, its capture, and the device-resident runs.
+
+    Every GPU call goes through the binding, end to end included (a copy in, the run, a copy out):
+    a CUDA graph replays fixed buffers, and a first run with host inputs can fail in cuDNN where the
+    bound run succeeds.
+    """
     from infbench.backends.cuda import EventTimer
 
+    input_meta, output_meta = session.get_inputs()[0], session.get_outputs()[0]
+    input_dtype, output_dtype = _dtype(input_meta), _dtype(output_meta)
     x_gpu = torch.empty(request.input_shape, dtype=getattr(torch, input_dtype.name), device="cuda")
     y_shape = (request.batch_size, request.num_classes)
     y_gpu = torch.empty(y_shape, dtype=getattr(torch, output_dtype.name), device="cuda")
     binding = session.io_binding()
     binding.bind_input(input_meta.name, "cuda", 0, input_dtype.type, list(x_gpu.shape), x_gpu.data_ptr())
     binding.bind_output(output_meta.name, "cuda", 0, output_dtype.type, list(y_shape), y_gpu.data_ptr())
-    graphed = (provider == CUDA and uses_cuda_graph(request)) or (provider == TENSORRT and request.variant_name == "cuda_graph")
-    details["cuda_graph"] = graphed
 
     def bind(x: np.ndarray) -> None:
         with torch.cuda.stream(stream):
@@ -233,20 +221,78 @@ def load(request: CellRequest) -> Loaded:
         with torch.cuda.stream(stream):
             return y_gpu.float().cpu().numpy()
 
-    if graphed:
-        # A CUDA graph replays fixed buffers: every call, end to end included, goes through the binding.
-        def infer(x: np.ndarray) -> np.ndarray:
-            bind(x)
-            step()
-            return output()
+    def infer(x: np.ndarray) -> np.ndarray:
+        bind(x)
+        step()
+        return output()
 
-        def capture(x: np.ndarray) -> None:
-            infer(x)  # the first run with the binding captures the graph; later runs replay it
-            stream.synchronize()
-    else:
-        def infer(x: np.ndarray) -> np.ndarray:
-            return session.run([output_meta.name], {input_meta.name: x})[0]
+    def capture(x: np.ndarray) -> None:
+        infer(x)  # the first run with the binding captures the graph; later runs replay it
+        stream.synchronize()
 
-        capture = None
     resident = Resident(bind=bind, step=step, sync=stream.synchronize, output=output, timer=lambda: EventTimer(stream))
-    return Loaded(infer, input_dtype, resident, details, prepare=capture)
+    return infer, (capture if graphed else None), resident
+
+
+class OnnxRuntimeRuntime(Runtime):
+    def unavailable_reason(self, request: CellRequest) -> str | None:
+        version = installed_version("onnxruntime")
+        if version is None:
+            return "onnxruntime is not installed"
+        reasons = []
+        if request.backend.is_gpu and (why := no_gpu_reason()):
+            reasons.append(why)
+        import onnxruntime as ort
+
+        available = ort.get_available_providers()
+        if request.backend.provider not in available:
+            reasons.append(
+                f"{request.backend.provider} is not in this ONNX Runtime build ({version} has "
+                f"{', '.join(available)}; onnxruntime-gpu has the CUDA and TensorRT providers)"
+            )
+        return "; ".join(reasons) or None
+
+    def run_time_notes(self, lines: list[str]) -> list[str]:
+        return notable_messages(lines)
+
+    def load(self, request: CellRequest) -> Loaded:
+        provider = request.backend.provider
+        options: OnnxRuntimeOptions = request.options
+        details: dict = {"intra_op_threads": request.threads, "inter_op_threads": 1, "variant": request.variant_name,
+                         "options": options.described()}
+        torch = stream = None
+        if request.backend.is_gpu:
+            from infbench.backends import cuda
+
+            details["tf32"] = _tf32_description(request)
+            torch = cuda.require_cuda()  # torch first: it loads the CUDA libraries ONNX Runtime links against
+            stream = torch.cuda.Stream()
+        import onnxruntime as ort
+
+        path = _model_path(request, details)
+        stream_handle = stream.cuda_stream if stream is not None else None
+        # The input name is needed for the TensorRT profile shapes; every exported model calls it "input".
+        setup = provider_setup(request, stream_handle, "input", graph=True)
+        details["provider_options"] = setup.described
+        session, messages = _create_session(ort, path, _session_options(ort, request.threads), setup.providers)
+        details["session_providers"] = actual = session.get_providers()
+        if provider not in actual:
+            cause = provider_load_error(messages)
+            raise BackendUnavailable(
+                f"{provider} did not load" + (f" ({cause})" if cause else "")
+                + f"; ONNX Runtime would have run the model on {actual[0]} instead"
+            )
+        input_meta, output_meta = session.get_inputs()[0], session.get_outputs()[0]
+        _check_placement(ort, path, request, stream_handle, input_meta, details)
+        if torch is None:
+            def infer(x: np.ndarray) -> np.ndarray:
+                return session.run([output_meta.name], {input_meta.name: x})[0]
+
+            return Loaded(infer, _dtype(input_meta), details=details)
+        details["cuda_graph"] = options.cuda_graph
+        details["end_to_end_call"] = "copy into the bound device buffer, run_with_iobinding, copy the output back"
+        infer, capture, resident = _bound_gpu_runs(torch, session, stream, request, options.cuda_graph)
+        return Loaded(infer, _dtype(input_meta), resident, details, prepare=capture)
+
+
+RUNTIME = OnnxRuntimeRuntime()

@@ -10,66 +10,35 @@ from __future__ import annotations
 
 import numpy as np
 
-from infbench.backends.base import CellRequest, Loaded
+from infbench.backends.base import CellRequest, Loaded, Runtime
 from infbench.errors import ArtifactError, BackendUnavailable, first_line
+from infbench.variants import OpenVINOOptions
 from infbench.versions import installed_version
 
-HINTS = {"latency": "LATENCY", "throughput": "THROUGHPUT"}
 PRECISION_HINTS = {"fp32": "f32", "fp16": "f16", "bf16": "bf16"}
 CAPABILITIES = {"fp16": "FP16", "bf16": "BF16"}  # OPTIMIZATION_CAPABILITIES a precision needs
 
 
-def unavailable_reason(request: CellRequest) -> str | None:
-    if installed_version("openvino") is None:
-        return "openvino is not installed"
-    return None
-
-
-def load(request: CellRequest) -> Loaded:
-    import openvino as ov
-
-    core = ov.Core()
-    capabilities = list(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
-    needed = CAPABILITIES.get(request.precision)
-    if needed and needed not in capabilities:
-        raise BackendUnavailable(
-            f"{request.precision} not supported by OpenVINO's CPU plugin on this CPU (its capabilities: {', '.join(capabilities)})"
-        )
-    path = request.artifacts["onnx"]
+def _read(core, path: str, input_shape):
     try:
         model = core.read_model(path)
     except Exception as exc:
         raise ArtifactError(f"{path}: OpenVINO cannot read it ({first_line(exc)})") from exc
-    model.reshape({0: list(request.input_shape)})  # a static shape, as the other runtimes build for
-    hint = HINTS[request.variant_name]
-    config = {
-        "PERFORMANCE_HINT": hint,
-        "INFERENCE_NUM_THREADS": request.threads,
-        "INFERENCE_PRECISION_HINT": PRECISION_HINTS[request.precision],
-    }
-    compiled = core.compile_model(model, "CPU", config)
-    reported = compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
-    if reported != PRECISION_HINTS[request.precision]:
-        raise BackendUnavailable(f"OpenVINO's CPU plugin runs {reported} when asked for {request.precision}")
-    requests_in_flight = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-    details = {
-        "variant": request.variant_name,
-        "config": config,
-        "inference_precision": reported,
-        "num_streams": str(compiled.get_property("NUM_STREAMS")),
-        "optimal_number_of_infer_requests": requests_in_flight,
-        "cpu_capabilities": capabilities,
-        "openvino": ov.__version__,
-    }
-    infer_request = compiled.create_infer_request()
+    model.reshape({0: list(input_shape)})  # a static shape, as the other runtimes build for
+    return model
 
-    def infer(x: np.ndarray) -> np.ndarray:
-        infer_request.infer({0: x})
-        return infer_request.get_output_tensor(0).data.copy()
 
-    if hint == "LATENCY":
-        return Loaded(infer, np.dtype(np.float32), details=details)
+def _check_capability(core, precision: str) -> list[str]:
+    capabilities = list(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+    needed = CAPABILITIES.get(precision)
+    if needed and needed not in capabilities:
+        raise BackendUnavailable(
+            f"{precision} not supported by OpenVINO's CPU plugin on this CPU (its capabilities: {', '.join(capabilities)})"
+        )
+    return capabilities
 
+
+def _throughput_step(ov, compiled, requests_in_flight: int):
     queue = ov.AsyncInferQueue(compiled, requests_in_flight)
 
     def make_step(batch: np.ndarray):
@@ -80,5 +49,51 @@ def load(request: CellRequest) -> Loaded:
 
         return step
 
-    details["timed_step"] = f"{requests_in_flight} requests started together through AsyncInferQueue, then wait_all"
-    return Loaded(infer, np.dtype(np.float32), details=details, make_step=make_step, batches_per_step=requests_in_flight)
+    return make_step
+
+
+class OpenVINORuntime(Runtime):
+    def unavailable_reason(self, request: CellRequest) -> str | None:
+        return "openvino is not installed" if installed_version("openvino") is None else None
+
+    def load(self, request: CellRequest) -> Loaded:
+        import openvino as ov
+
+        options: OpenVINOOptions = request.options
+        core = ov.Core()
+        capabilities = _check_capability(core, request.precision)
+        model = _read(core, request.artifacts["onnx"], request.input_shape)
+        config = {
+            "PERFORMANCE_HINT": options.performance_hint,
+            "INFERENCE_NUM_THREADS": request.threads,
+            "INFERENCE_PRECISION_HINT": PRECISION_HINTS[request.precision],
+        }
+        compiled = core.compile_model(model, "CPU", config)
+        reported = compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
+        if reported != PRECISION_HINTS[request.precision]:
+            raise BackendUnavailable(f"OpenVINO's CPU plugin runs {reported} when asked for {request.precision}")
+        requests_in_flight = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        details = {
+            "variant": request.variant_name,
+            "options": options.described(),
+            "config": config,
+            "inference_precision": reported,
+            "num_streams": str(compiled.get_property("NUM_STREAMS")),
+            "optimal_number_of_infer_requests": requests_in_flight,
+            "cpu_capabilities": capabilities,
+            "openvino": ov.__version__,
+        }
+        infer_request = compiled.create_infer_request()
+
+        def infer(x: np.ndarray) -> np.ndarray:
+            infer_request.infer({0: x})
+            return infer_request.get_output_tensor(0).data.copy()
+
+        if options.performance_hint == "LATENCY":
+            return Loaded(infer, np.dtype(np.float32), details=details)
+        details["timed_step"] = f"{requests_in_flight} requests started together through AsyncInferQueue, then wait_all"
+        return Loaded(infer, np.dtype(np.float32), details=details, make_step=_throughput_step(ov, compiled, requests_in_flight),
+                      batches_per_step=requests_in_flight)
+
+
+RUNTIME = OpenVINORuntime()

@@ -9,56 +9,18 @@ every TensorRT name used here against the bindings of each major version.
 from __future__ import annotations
 
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from infbench.artifacts import atomic_path
-from infbench.backends.base import CellRequest, Loaded, Resident, read_build
+from infbench.availability import tensorrt_missing
+from infbench.backends.base import CellRequest, Loaded, Resident, Runtime, read_build
 from infbench.errors import ArtifactError, BenchError
-from infbench.hardware import no_gpu_reason
-from infbench.versions import installed_version
+from infbench.variants import TensorRTOptions
 
-SUPPORTED_MAJORS = (8, 10, 11)
-
-
-def major_version(version: str) -> int:
-    """The major version in an installed-version string such as '10.16.1.11' or 'tensorrt-cu13 11.4.0'."""
-    return int(version.split()[-1].split(".")[0])
-
-
-def fp16_onnx_needed(version: str | None) -> bool:
-    """TensorRT 11 builds strongly typed networks only: fp16 must come from an fp16 ONNX model."""
-    return version is not None and major_version(version) >= 11
-
-
-def missing() -> str | None:
-    """Why this backend cannot run on this machine (library or GPU), read without importing it."""
-    reasons = []
-    version = installed_version("tensorrt")
-    if version is None:
-        reasons.append("tensorrt is not installed")
-    elif major_version(version) not in SUPPORTED_MAJORS:
-        reasons.append(f"TensorRT {version} is not supported (supported majors: {SUPPORTED_MAJORS})")
-    if why := no_gpu_reason():
-        reasons.append(why)
-    return "; ".join(reasons) or None
-
-
-# The variants' builder optimisation level (how long the builder searches tactics) and whether
-# execute_async_v3 is replayed from a CUDA graph.
-VARIANTS = {"default": (3, False), "cuda_graph": (3, True), "level5_cuda_graph": (5, True)}
 ENGINE_FILE = "engine.trt"
-
-
-def builder_level(variant: str) -> int:
-    return VARIANTS[variant][0]
-
-
-def unavailable_reason(request: CellRequest) -> str | None:
-    if request.precision == "bf16":
-        return "bf16 engines are not built by this workflow (fp32 and fp16 only)"
-    return missing()
 
 
 def _major(trt) -> int:
@@ -81,98 +43,99 @@ def _set_fp16(trt, config, onnx_is_fp16: bool) -> str:
     return "BuilderFlag.FP16 on the fp32 ONNX model"
 
 
-def build_engine(
-    onnx_path: str,
-    folder: str,
-    precision: str,
-    batch_size: int,
-    image_size: int,
-    workspace_mb: int,
-    allow_tf32: bool,
-    onnx_is_fp16: bool,
-    level: int,
-    log,
-) -> dict:
-    """Build and serialize an engine for one precision, batch size and builder level into `folder`."""
-    import tensorrt as trt
+@dataclass(frozen=True)
+class EngineSpec:
+    """What one engine is built for."""
 
-    logger = trt.Logger(trt.Logger.WARNING)
-    builder = trt.Builder(logger)
+    onnx_path: str
+    precision: str
+    batch_size: int
+    image_size: int
+    workspace_mb: int
+    allow_tf32: bool
+    onnx_is_fp16: bool
+    level: int
+
+    @property
+    def input_shape(self) -> tuple[int, int, int, int]:
+        return (self.batch_size, 3, self.image_size, self.image_size)
+
+
+def _parse(trt, builder, logger, onnx_path: str):
     network = builder.create_network(_network_flags(trt))
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(str(onnx_path)):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise ArtifactError(f"{onnx_path}: TensorRT {trt.__version__} cannot parse it ({errors})")
+    return network, parser
+
+
+def _builder_config(trt, builder, network, spec: EngineSpec) -> tuple[object, str | None]:
     config = builder.create_builder_config()
-    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_mb << 20)
-    config.builder_optimization_level = level
-    if not allow_tf32:
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, spec.workspace_mb << 20)
+    config.builder_optimization_level = spec.level
+    if not spec.allow_tf32:
         config.clear_flag(trt.BuilderFlag.TF32)
-    fp16_method = _set_fp16(trt, config, onnx_is_fp16) if precision == "fp16" else None
-    shape = (batch_size, 3, image_size, image_size)
+    fp16_method = _set_fp16(trt, config, spec.onnx_is_fp16) if spec.precision == "fp16" else None
     profile = builder.create_optimization_profile()
-    profile.set_shape(network.get_input(0).name, shape, shape, shape)
+    profile.set_shape(network.get_input(0).name, spec.input_shape, spec.input_shape, spec.input_shape)
     config.add_optimization_profile(profile)
-    log.info(
-        "building a TensorRT %s engine (%s, batch %d, builder level %d); this can take minutes",
-        trt.__version__, precision, batch_size, level,
-    )
+    return config, fp16_method
+
+
+def build_engine(spec: EngineSpec, folder: str, log) -> dict:
+    """Build and serialize an engine for one precision, batch size and builder level into `folder`."""
+    import tensorrt as trt
+
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network, _parser = _parse(trt, builder, logger, spec.onnx_path)  # the parser must outlive the build
+    config, fp16_method = _builder_config(trt, builder, network, spec)
+    log.info("building a TensorRT %s engine (%s, batch %d, builder level %d); this can take minutes",
+             trt.__version__, spec.precision, spec.batch_size, spec.level)
     start = time.perf_counter()
     plan = builder.build_serialized_network(network, config)
     seconds = time.perf_counter() - start
     if plan is None:
-        raise BenchError(f"TensorRT {trt.__version__} could not build an engine from {onnx_path} (its log says why)")
+        raise BenchError(f"TensorRT {trt.__version__} could not build an engine from {spec.onnx_path} (its log says why)")
     engine_path = Path(folder) / ENGINE_FILE
     with atomic_path(engine_path) as tmp:
         Path(tmp).write_bytes(bytes(plan))
     log.info("built %s in %.1f s (%.1f MB)", engine_path, seconds, plan.nbytes / 2**20)
     return {
-        "status": "built",
-        "tensorrt": trt.__version__,
-        "builder_optimization_level": level,
-        "build_seconds": round(seconds, 3),
-        "engine_bytes": int(plan.nbytes),
-        "precision": precision,
+        "status": "built", "tensorrt": trt.__version__, "builder_optimization_level": spec.level,
+        "build_seconds": round(seconds, 3), "engine_bytes": int(plan.nbytes), "precision": spec.precision,
         "fp16_method": fp16_method,
-        "tf32": "allowed" if allow_tf32 else "disabled (BuilderFlag.TF32 cleared)",
-        "batch_size": batch_size,
-        "input_shape": list(shape),
-        "workspace_mb": workspace_mb,
-        "onnx": str(onnx_path),
+        "tf32": "allowed" if spec.allow_tf32 else "disabled (BuilderFlag.TF32 cleared)",
+        "batch_size": spec.batch_size, "input_shape": list(spec.input_shape), "workspace_mb": spec.workspace_mb,
+        "onnx": str(spec.onnx_path), "spec": asdict(spec),
     }
 
 
-def load(request: CellRequest) -> Loaded:
-    from infbench.backends import cuda
-
-    folder = request.artifacts["engine_dir"]
-    build = read_build(folder)
-    torch = cuda.require_cuda()
-    import tensorrt as trt
-
-    path = f"{folder}/{ENGINE_FILE}"
-    logger = trt.Logger(trt.Logger.WARNING)
-    runtime = trt.Runtime(logger)
+def _deserialize(trt, path: str):
+    runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
     engine = runtime.deserialize_cuda_engine(Path(path).read_bytes())
     if engine is None:
         raise ArtifactError(
             f"{path}: TensorRT {trt.__version__} cannot deserialize it "
             "(truncated, or built by another TensorRT version or for another GPU)"
         )
-    context = engine.create_execution_context()
+    return runtime, engine
+
+
+def _io_tensors(trt, engine, path: str) -> tuple[str, str, dict[str, np.dtype]]:
     names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
     inputs = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
     outputs = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
     if len(inputs) != 1 or len(outputs) != 1:
         raise ArtifactError(f"{path}: expected one input and one output tensor, found {inputs} and {outputs}")
-    context.set_input_shape(inputs[0], request.input_shape)
-    dtypes = {n: np.dtype(trt.nptype(engine.get_tensor_dtype(n))) for n in names}
-    x_gpu = torch.empty(request.input_shape, dtype=getattr(torch, dtypes[inputs[0]].name), device="cuda")
-    y_gpu = torch.empty(tuple(context.get_tensor_shape(outputs[0])), dtype=getattr(torch, dtypes[outputs[0]].name), device="cuda")
-    context.set_tensor_address(inputs[0], x_gpu.data_ptr())
-    context.set_tensor_address(outputs[0], y_gpu.data_ptr())
-    stream = torch.cuda.Stream()
-    graphed = VARIANTS[request.variant_name][1]
+    return inputs[0], outputs[0], {n: np.dtype(trt.nptype(engine.get_tensor_dtype(n))) for n in names}
+
+
+def _engine_runs(torch, context, stream, x_gpu, y_gpu, graphed: bool):
+    """The end-to-end call, the CUDA-graph capture and the device-resident runs of an execution context."""
+    from infbench.backends import cuda
+
     graph: dict = {}
 
     def enqueue() -> None:
@@ -205,13 +168,42 @@ def load(request: CellRequest) -> Loaded:
             enqueue()
         stream.synchronize()
 
-    details = {
-        "engine": path,
-        "tensorrt": trt.__version__,
-        "builder_optimization_level": build.get("builder_optimization_level"),
-        "cuda_graph": graphed,
-        "engine_build_s": build["build_seconds"],
-        "io": {n: {"dtype": dtypes[n].name, "mode": "input" if n in inputs else "output"} for n in names},
-    }
     resident = Resident(bind=bind, step=step, sync=stream.synchronize, output=output, timer=lambda: cuda.EventTimer(stream))
-    return Loaded(infer, dtypes[inputs[0]], resident, details, prepare=capture if graphed else None)
+    return infer, (capture if graphed else None), resident
+
+
+class TensorRTRuntime(Runtime):
+    def unavailable_reason(self, request: CellRequest) -> str | None:
+        return tensorrt_missing()
+
+    def load(self, request: CellRequest) -> Loaded:
+        from infbench.backends import cuda
+
+        options: TensorRTOptions = request.options
+        folder = request.artifacts["engine_dir"]
+        build = read_build(folder)
+        torch = cuda.require_cuda()
+        import tensorrt as trt
+
+        path = f"{folder}/{ENGINE_FILE}"
+        runtime, engine = _deserialize(trt, path)
+        context = engine.create_execution_context()
+        input_name, output_name, dtypes = _io_tensors(trt, engine, path)
+        context.set_input_shape(input_name, request.input_shape)
+        x_gpu = torch.empty(request.input_shape, dtype=getattr(torch, dtypes[input_name].name), device="cuda")
+        y_gpu = torch.empty(tuple(context.get_tensor_shape(output_name)), dtype=getattr(torch, dtypes[output_name].name),
+                            device="cuda")
+        context.set_tensor_address(input_name, x_gpu.data_ptr())
+        context.set_tensor_address(output_name, y_gpu.data_ptr())
+        infer, capture, resident = _engine_runs(torch, context, torch.cuda.Stream(), x_gpu, y_gpu, options.cuda_graph)
+        details = {
+            "engine": path, "tensorrt": trt.__version__, "options": options.described(),
+            "builder_optimization_level": build.get("builder_optimization_level"), "cuda_graph": options.cuda_graph,
+            "engine_build_s": build["build_seconds"],
+            "io": {n: {"dtype": d.name, "mode": "input" if n == input_name else "output"} for n, d in dtypes.items()},
+        }
+        held = {"context": context, "engine": engine, "runtime": runtime}  # the runtime must outlive its engine
+        return Loaded(infer, dtypes[input_name], resident, details, prepare=capture, release=held.clear)
+
+
+RUNTIME = TensorRTRuntime()

@@ -5,33 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from infbench.artifacts import atomic_path
-from infbench.backends.base import CellRequest, Loaded, read_build
-from infbench.backends.tensorrt import major_version
+from infbench.availability import torch2trt_missing
+from infbench.backends.base import CellRequest, Loaded, Runtime, read_build
 from infbench.errors import ArtifactError, first_line
-from infbench.hardware import no_gpu_reason
 from infbench.versions import installed_version
-
-
-def missing() -> str | None:
-    """Why this backend cannot run on this machine (library or GPU), read without importing it."""
-    reasons = []
-    if installed_version("torch2trt") is None:
-        reasons.append("torch2trt is not installed")
-    trt_version = installed_version("tensorrt")
-    if trt_version is None:
-        reasons.append("tensorrt is not installed")
-    elif major_version(trt_version) >= 11:
-        reasons.append(f"torch2trt does not support TensorRT {trt_version} (it needs EXPLICIT_BATCH and BuilderFlag.FP16, gone in 11)")
-    if why := no_gpu_reason():
-        reasons.append(why)
-    return "; ".join(reasons) or None
-
-
-def unavailable_reason(request: CellRequest) -> str | None:
-    if request.precision == "bf16":
-        return "bf16 not supported by torch2trt (it converts in fp32 or, with fp16_mode, fp16)"
-    return missing()
-
 
 MODULE_FILE = "module.pth"
 
@@ -78,34 +55,46 @@ def build_module(request: CellRequest, example: np.ndarray, folder: str, log) ->
     }
 
 
-def load(request: CellRequest) -> Loaded:
-    from infbench.backends import cuda
-
-    build = read_build(request.artifacts["torch2trt_dir"])
-    torch = cuda.require_cuda()  # the runner has set NVIDIA_TF32_OVERRIDE=0 unless TF32 is allowed
+def _load_module(torch, path: str):
     from torch2trt import TRTModule
 
-    path = f"{request.artifacts['torch2trt_dir']}/{MODULE_FILE}"
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
         module = TRTModule()
         module.load_state_dict(state)
     except Exception as exc:
         raise ArtifactError(f"{path}: torch2trt cannot load it ({first_line(exc)})") from exc
+    return module
 
-    def to_input(x):
-        return x.to(device="cuda", dtype=torch.float32)
 
-    def run(x):
-        with torch.inference_mode():
-            return module(to_input(x))
+class Torch2trtRuntime(Runtime):
+    def unavailable_reason(self, request: CellRequest) -> str | None:
+        return torch2trt_missing()
 
-    def infer(x: np.ndarray) -> np.ndarray:
-        return run(torch.from_numpy(x)).float().cpu().numpy()
+    def load(self, request: CellRequest) -> Loaded:
+        from infbench.backends import cuda
 
-    details = {
-        "module": path,
-        "tf32": "allowed" if request.allow_tf32 else "disabled with NVIDIA_TF32_OVERRIDE=0",
-        "engine_build_s": build["build_seconds"],
-    }
-    return Loaded(infer, np.dtype(np.float32), cuda.module_resident(run, to_input), details)
+        build = read_build(request.artifacts["torch2trt_dir"])
+        torch = cuda.require_cuda()  # the runner has set NVIDIA_TF32_OVERRIDE=0 unless TF32 is allowed
+        path = f"{request.artifacts['torch2trt_dir']}/{MODULE_FILE}"
+        module = _load_module(torch, path)
+
+        def to_input(x):
+            return x.to(device="cuda", dtype=torch.float32)
+
+        def run(x):
+            with torch.inference_mode():
+                return module(to_input(x))
+
+        def infer(x: np.ndarray) -> np.ndarray:
+            return run(torch.from_numpy(x)).float().cpu().numpy()
+
+        details = {
+            "module": path,
+            "tf32": "allowed" if request.allow_tf32 else "disabled with NVIDIA_TF32_OVERRIDE=0",
+            "engine_build_s": build["build_seconds"],
+        }
+        return Loaded(infer, np.dtype(np.float32), cuda.module_resident(run, to_input), details)
+
+
+RUNTIME = Torch2trtRuntime()

@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 from infbench.records import OK
-from infbench.report.rows import best_mode, machines_in, mean_ms, throughput
+from infbench.report.rows import SummaryRow, machines_in
 
 LINESTYLES = {"fp32": "-", "fp16": "--", "bf16": ":"}
 MARKERS = "osD^v<>ph*"
 
 
-def lines(rows: list[dict]) -> dict[tuple, list[tuple[int, float, float]]]:
+def lines(rows: list[SummaryRow]) -> dict[tuple, list[tuple[int, float, float]]]:
     """(machine, runtime, variant label, precision) -> [(batch, latency ms, images/s)], measured cells only."""
     found: dict[tuple, list[tuple[int, float, float]]] = {}
     for row in rows:
-        if row["status"] != OK:
+        if row.status != OK:
             continue
-        mode = best_mode(row)
-        key = (row["machine"], row["runtime"], row["variant_label"], row["precision"])
-        found.setdefault(key, []).append((row["batch_size"], mean_ms(row, mode), throughput(row, mode)))
+        mode = row.best_mode
+        key = (row.machine, row.runtime, row.variant_label, row.precision)
+        found.setdefault(key, []).append((row.batch_size, row.mean_ms(mode), row.throughput(mode)))
     return {key: sorted(points) for key, points in found.items()}
 
 
-def plot(rows: list[dict], png_path, svg_path) -> None:
+def plot(rows: list[SummaryRow], png_path, svg_path) -> None:
     """Two panels, log-log: mean latency per call and images per second, against batch size."""
     import matplotlib
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from infbench.artifacts import read_json
-from infbench.cells import LOCAL_MACHINE, summary_path
-from infbench.errors import BenchError
-from infbench.records import SCHEMA_VERSION
 from infbench.report.details import cell_table, configuration_table, skipped_list, timing_table
 from infbench.report.fastest import fastest_table, winners
-from infbench.report.rows import best_mode, machines_in, mean_ms, throughput
+from infbench.report.models import across_models
+from infbench.report.rows import SummaryRow, machines_in
+from infbench.report.runs import LoadedRun
 from infbench.report.study import headline, study_table
+from infbench.report.summary import RunSummary
 from infbench.report.text import Footnotes, format_ips, format_ms
 
 MODE_TITLES = {
@@ -30,12 +27,6 @@ FASTEST_INTRO = (
 )
 
 
-def summary_document(rows: list[dict], card: dict, onnx_info: dict, onnx_check: dict, settings: dict) -> dict:
-    """What summary.json holds: everything a comparison of runs needs, without the records."""
-    return {"schema_version": SCHEMA_VERSION, "model": card, "onnx_export": onnx_info, "onnx_check": onnx_check,
-            "settings": settings, "cells": rows}
-
-
 def _measuring_sentence(policy: dict | None) -> str:
     if not policy:
         return "mean of the timed calls after warm-up"
@@ -43,58 +34,88 @@ def _measuring_sentence(policy: dict | None) -> str:
             f"fewer where {policy['max_time_s']:g} s ran out first")
 
 
-def _model_line(card: dict) -> str:
+def model_line(card: dict) -> str:
     return (f"{card['architecture']}, {card['num_classes']} classes, {card['image_size']}x{card['image_size']}, "
             f"held-out top-1 {card['val_top1']:.3f} on {card['val_images']} images ({card['trainable']} trained on "
             f"{card['device']}, {card['data']})")
 
 
-def _study_sections(rows: list[dict], settings: dict, notes: Footnotes, card: dict, heading: str | None = None) -> list[str]:
-    """The study's table for each machine of one run, under `heading` where given (one run among several)."""
+def _timing_sentence(preferred: str) -> str:
+    if preferred == "end_to_end":
+        return f"Every cell times {MODE_TITLES['end_to_end']}."
+    return f"CPU cells time {MODE_TITLES['end_to_end']}; GPU cells time {MODE_TITLES[preferred]}."
+
+
+def study_sections(rows: list[SummaryRow], settings: dict, notes: Footnotes, card: dict, level: int = 3,
+                   heading: str | None = None) -> list[str]:
+    """The study's table for each machine of one run and model, under `heading` (at `level`) where given."""
     machines = machines_in(rows)
     preferred = settings["timing"]
     precision, batch = headline(settings["precisions"], settings["batch_sizes"]["cpu"] + settings["batch_sizes"]["cuda"])
-    if preferred == "end_to_end":
-        timing_sentence = f"Every cell times {MODE_TITLES['end_to_end']}."
-    else:
-        timing_sentence = f"CPU cells time {MODE_TITLES['end_to_end']}; GPU cells time {MODE_TITLES[preferred]}."
     size = card["image_size"]
-    parts = [f"### {heading}", ""] if heading else []
+    parts = [f"{'#' * level} {heading}", ""] if heading else []
     parts += [
         f"Average latency per inference ({_measuring_sentence(settings.get('policy'))}), {card['architecture']}, "
         f"batch {batch}, {precision}, {size}x{size} input, each runtime's default variant (the study's). "
-        f"{timing_sentence} {LEGEND}",
+        f"{_timing_sentence(preferred)} {LEGEND}",
         "",
     ]
+    machine_level = level + 1 if heading else level
     for machine in machines:
         if len(machines) > 1:
-            parts += [f"{'####' if heading else '###'} {machine}", ""]
+            parts += [f"{'#' * machine_level} {machine}", ""]
         parts += [study_table(rows, machine, settings["backends"], precision, batch, preferred, notes), ""]
     return parts
 
 
-def render_run(rows: list[dict], card: dict, onnx_info: dict, onnx_check: dict, settings: dict,
-               installed: dict[str, str | None]) -> str:
-    """results/table.md: the study's table (per machine), the fastest per runtime, configuration, every cell."""
-    notes = Footnotes()
-    machines = machines_in(rows)
-    parts = ["# Inference latency", "", "## The study's table", ""]
-    parts += _study_sections(rows, settings, notes, card)
-    parts += ["## Fastest per runtime", "", FASTEST_INTRO, "", fastest_table(rows, machines, notes), ""]
-    parts += [
-        "## Test configuration", "",
-        f"Model: {_model_line(card)}.", "",
-        configuration_table(rows, machines, installed, onnx_info.get("versions")), "",
+def _export_sentence(onnx_info: dict, onnx_check: dict) -> str:
+    return (
         f"ONNX export: {onnx_info.get('exporter')} exporter, opset {onnx_info.get('opset')}; ONNX Runtime's CPU outputs "
         f"match PyTorch's on {onnx_check.get('images')} held-out images (max relative diff "
-        f"{onnx_check.get('max_rel_diff', float('nan')):.2e}, top-1 agreement {onnx_check.get('top1_agreement', float('nan')):.3f}).",
-        "",
-    ]
-    parts += _cells_sections(rows, notes)
+        f"{onnx_check.get('max_rel_diff', float('nan')):.2e}, top-1 agreement {onnx_check.get('top1_agreement', float('nan')):.3f})."
+    )
+
+
+def _model_sections(summary: RunSummary, notes: Footnotes) -> list[str]:
+    """The study's table and the fastest per runtime: as the run's headline with one model, per model with several."""
+    machines = machines_in(summary.cells)
+    if len(summary.models) == 1:
+        (model,) = summary.models.values()
+        parts = ["## The study's table", "", *study_sections(summary.cells, summary.settings, notes, model.card)]
+        return parts + ["## Fastest per runtime", "", FASTEST_INTRO, "", fastest_table(summary.cells, machines, notes), ""]
+    parts = ["## Across models", "", *across_models(summary.cells, list(summary.models), machines, notes)]
+    for name, model in summary.models.items():
+        rows = [r for r in summary.cells if r.model == name]
+        parts += [f"## {name}", "", *study_sections(rows, summary.settings, notes, model.card, heading="The study's table")]
+        parts += ["### Fastest per runtime", "", FASTEST_INTRO, "", fastest_table(rows, machines, notes), ""]
+    return parts
+
+
+def _configuration_sections(summary: RunSummary) -> list[str]:
+    machines = machines_in(summary.cells)
+    models = list(summary.models.values())
+    export_versions = models[0].onnx_export.get("versions") if len(models) == 1 else None
+    parts = ["## Test configuration", ""]
+    for name, model in summary.models.items():
+        prefix = "Model" if len(models) == 1 else f"Model {name}"
+        parts += [f"{prefix}: {model_line(model.card)}.", ""]
+    parts += [configuration_table(summary.cells, machines, summary.installed, export_versions), ""]
+    for name, model in summary.models.items():
+        prefix = "" if len(models) == 1 else f"{name}: "
+        parts += [prefix + _export_sentence(model.onnx_export, model.onnx_check), ""]
+    parts += [f"Note: {note}" for note in summary.notes] + ([""] if summary.notes else [])
+    return parts
+
+
+def render_run(summary: RunSummary) -> str:
+    """results/table.md: the study's table (per machine), the fastest per runtime, configuration, every cell."""
+    notes = Footnotes()
+    parts = ["# Inference latency", "", *_model_sections(summary, notes), *_configuration_sections(summary)]
+    parts += cells_sections(summary.cells, notes)
     return "\n".join(parts)
 
 
-def _cells_sections(rows: list[dict], notes: Footnotes) -> list[str]:
+def cells_sections(rows: list[SummaryRow], notes: Footnotes) -> list[str]:
     return [
         "## All cells", "",
         "Latency in milliseconds per call: host clock around each call (on the GPU with a synchronize), and on the GPU "
@@ -114,86 +135,60 @@ def _cells_sections(rows: list[dict], notes: Footnotes) -> list[str]:
 # Comparing runs --------------------------------------------------------------------------------
 
 
-def load_runs(runs: list[str | Path]) -> list[dict]:
-    """Read each run's summary.json; check that they measured the same model and input, and label their machines.
-
-    A run that measured this computer alone ('local') is named after its folder (docs/results/h200 -> h200).
-    """
-    loaded = []
-    for i, run in enumerate(runs):
-        path = summary_path(run)
-        try:
-            summary = read_json(path)
-        except (OSError, ValueError) as exc:
-            raise BenchError(f"compare.runs[{i}]: {path} is not a readable summary.json ({exc})") from exc
-        if summary.get("schema_version") != SCHEMA_VERSION or "cells" not in summary:
-            raise BenchError(f"compare.runs[{i}]: {path} was written by another version of this workflow "
-                             f"(summary schema {summary.get('schema_version')}, not {SCHEMA_VERSION}); run it again")
-        loaded.append({"path": path, "folder": path.parent, **summary})
-    if not loaded:
-        raise BenchError("compare.runs: no runs to compare (give result folders or their summary.json files)")
-    first = loaded[0]
-    key = ("architecture", "image_size", "num_classes")
-    for i, run in enumerate(loaded[1:], 1):
-        if tuple(run["model"][k] for k in key) != tuple(first["model"][k] for k in key):
-            m, f = run["model"], first["model"]
-            raise BenchError(
-                f"compare.runs[{i}]: {run['path']} holds records of {m['architecture']} at {m['image_size']}x{m['image_size']} "
-                f"with {m['num_classes']} classes, not {f['architecture']} at {f['image_size']}x{f['image_size']} with "
-                f"{f['num_classes']} classes like {first['path']}"
-            )
-    seen: dict[str, Path] = {}
-    for run in loaded:
-        machines = machines_in(run["cells"])
-        rename = {LOCAL_MACHINE: run["folder"].name} if machines == [LOCAL_MACHINE] else {}
-        for row in run["cells"]:
-            row["machine"] = rename.get(row["machine"], row["machine"])
-            row["source"] = str(run["folder"] / row["record"])
-        for machine in machines_in(run["cells"]):
-            if machine in seen:
-                raise BenchError(f"machine '{machine}' is in two runs ({seen[machine]} and {run['path']}): name them apart")
-            seen[machine] = run["path"]
-    return loaded
+def _comparison_fastest(rows: list[SummaryRow], models: list[str], machines: list[str], notes: Footnotes) -> list[str]:
+    parts = ["## Fastest per runtime", "", FASTEST_INTRO, ""]
+    for model in models:
+        mine = [r for r in rows if r.model == model]
+        if len(models) > 1:
+            parts += [f"### {model}", ""]
+        parts += [fastest_table(mine, machines, notes), ""]
+    parts += ["Where each number comes from:", ""]
+    for model in models:
+        for machine, runtime, kind, row in winners([r for r in rows if r.model == model], machines):
+            mode = row.best_mode
+            value = format_ms(row.mean_ms(mode)) if kind == "latency" else format_ips(row.throughput(mode))
+            what = f"{machine}, {runtime}" if len(models) == 1 else f"{model}, {machine}, {runtime}"
+            parts.append(f"- {what}, {kind} ({value}): {row.source}")
+    return parts
 
 
-def render_comparison(runs: list[dict]) -> str:
+def render_comparison(runs: list[LoadedRun]) -> str:
     """results/comparison.md: the fastest per runtime with machines side by side, then each machine's study table."""
     notes = Footnotes()
-    rows = [row for run in runs for row in run["cells"]]
+    rows = [row for run in runs for row in run.rows]
     machines = machines_in(rows)
-    card = runs[0]["model"]
+    models = list(dict.fromkeys(name for run in runs for name in run.summary.models))
+    card = runs[0].first_card
     parts = [
         "# Comparison of machines", "",
         f"{card['architecture']}, {card['image_size']}x{card['image_size']}, {card['num_classes']} classes; each run's "
         "own model and held-out images (every backend is checked against its own run's PyTorch reference).", "",
         "| Machine | Run | Model |", "|---|---|---|",
-        *(f"| {', '.join(machines_in(run['cells']))} | {run['path']} | {_model_line(run['model'])} |" for run in runs), "",
-        "## Fastest per runtime", "", FASTEST_INTRO, "",
-        fastest_table(rows, machines, notes), "",
-        "Where each number comes from:", "",
+        *(f"| {', '.join(machines_in(run.rows))} | {run.path} | {model_line(run.first_card)} |" for run in runs), "",
+        *_comparison_fastest(rows, models, machines, notes),
+        "", "## The study's table, per machine", "",
     ]
-    for machine, runtime, kind, row in winners(rows, machines):
-        mode = best_mode(row)
-        value = format_ms(mean_ms(row, mode)) if kind == "latency" else format_ips(throughput(row, mode))
-        parts.append(f"- {machine}, {runtime}, {kind} ({value}): {row['source']}")
-    parts += ["", "## The study's table, per machine", ""]
     for run in runs:
-        parts += _study_sections(run["cells"], run["settings"], notes, run["model"], heading=", ".join(machines_in(run["cells"])))
+        for name, model in run.summary.models.items():
+            heading = ", ".join(machines_in(run.rows)) + ("" if len(models) == 1 else f", {name}")
+            mine = [r for r in run.rows if r.model == name]
+            parts += study_sections(mine, run.summary.settings, notes, model.card, heading=heading)
     parts += ["## Test configuration", "", configuration_table(rows, machines, None), ""]
     parts += [notes.render(), ""]
     return "\n".join(parts)
 
 
-def comparison_rows(runs: list[dict]) -> list[dict]:
+def comparison_rows(runs: list[LoadedRun]) -> list[dict]:
     """The winners of the comparison, one row each, with the record they come from (CSV and JSON)."""
-    rows = [row for run in runs for row in run["cells"]]
+    rows = [row for run in runs for row in run.rows]
     out = []
-    for machine, runtime, kind, row in winners(rows, machines_in(rows)):
-        mode = best_mode(row)
-        out.append({
-            "machine": machine, "runtime": runtime, "measure": kind, "variant": row["variant_label"],
-            "precision": row["precision"], "batch_size": row["batch_size"], "timing": mode,
-            "latency_ms": mean_ms(row, mode), "throughput_ips": throughput(row, mode), "build_s": row.get("build_s"),
-            "gpu": row.get("gpu"), "cpu": row.get("cpu"), "record": row["source"],
-        })
+    for model in dict.fromkeys(r.model for r in rows):
+        for machine, runtime, kind, row in winners([r for r in rows if r.model == model], machines_in(rows)):
+            mode = row.best_mode
+            out.append({
+                "machine": machine, "model": model, "runtime": runtime, "measure": kind, "variant": row.variant_label,
+                "precision": row.precision, "batch_size": row.batch_size, "timing": mode,
+                "latency_ms": row.mean_ms(mode), "throughput_ips": row.throughput(mode), "build_s": row.build_s,
+                "gpu": row.gpu, "cpu": row.cpu, "record": row.source,
+            })
     return out

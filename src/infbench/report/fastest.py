@@ -11,60 +11,63 @@ from dataclasses import dataclass
 
 from infbench.catalog import BACKENDS
 from infbench.records import OK, SKIPPED
-from infbench.report.rows import PREFIX, best_mode, mean_ms, throughput
+from infbench.report.rows import SummaryRow
 from infbench.report.text import Footnotes, format_ips, format_ms, format_s, markdown
 
 
 @dataclass
 class Best:
-    latency: dict | None  # the row of the fastest cell at batch 1
-    throughput: dict | None  # the row of the cell with the most images per second
+    latency: SummaryRow | None  # the row of the fastest cell at batch 1
+    throughput: SummaryRow | None  # the row of the cell with the most images per second
     why_none: str | None  # where there is no winner: why
 
 
-def best_of(rows: list[dict], machine: str, backend: str) -> Best:
-    mine = [r for r in rows if r["machine"] == machine and r["backend"] == backend]
-    ok = [r for r in mine if r["status"] == OK]
+def _why_none(mine: list[SummaryRow]) -> str:
+    if not mine:
+        return "not run on this machine"
+    reasons = sorted({r.reason for r in mine if r.status == SKIPPED})
+    if len(reasons) == 1 and all(r.status == SKIPPED for r in mine):
+        return f"skipped: {reasons[0]}"
+    counts = {s: sum(r.status == s for r in mine) for s in sorted({r.status for r in mine})}
+    return "no cell passed parity and was timed (" + ", ".join(f"{n} {s}" for s, n in counts.items()) + ")"
+
+
+def best_of(rows: list[SummaryRow], machine: str, backend: str) -> Best:
+    mine = [r for r in rows if r.machine == machine and r.backend == backend]
+    ok = [r for r in mine if r.status == OK]
     # One request at a time: OpenVINO's throughput hint keeps several in flight, which is no latency.
-    single = [r for r in ok if r["batch_size"] == 1 and r[f"{PREFIX[best_mode(r)]}_images_per_step"] == 1]
-    latency = min(single, key=lambda r: mean_ms(r, best_mode(r)), default=None)
-    most = max(ok, key=lambda r: throughput(r, best_mode(r)), default=None)
+    single = [r for r in ok if r.batch_size == 1 and r.timing(r.best_mode).images_per_step == 1]
+    latency = min(single, key=lambda r: r.mean_ms(r.best_mode), default=None)
+    most = max(ok, key=lambda r: r.throughput(r.best_mode), default=None)
     why = None
     if not ok:
-        reasons = sorted({r["reason"] for r in mine if r["status"] == SKIPPED})
-        if mine and len(reasons) == 1 and all(r["status"] == SKIPPED for r in mine):
-            why = f"skipped: {reasons[0]}"
-        elif mine:
-            counts = {s: sum(r["status"] == s for r in mine) for s in sorted({r["status"] for r in mine})}
-            why = "no cell passed parity and was timed (" + ", ".join(f"{n} {s}" for s, n in counts.items()) + ")"
-        else:
-            why = "not run on this machine"
+        why = _why_none(mine)
     elif latency is None:
         why = "no cell ran at batch 1 with one request at a time"
     return Best(latency, most, why)
 
 
-def _noisy(row: dict) -> str:
-    return " ~" if row[f"{PREFIX[best_mode(row)]}_noisy"] else ""
+def _noisy(row: SummaryRow) -> str:
+    return " ~" if row.timing(row.best_mode).noisy else ""
 
 
-def latency_text(row: dict, with_build: bool = False) -> str:
-    build = f"; build {format_s(row['build_s'])}" if with_build and row.get("build_s") else ""
-    return f"{format_ms(mean_ms(row, best_mode(row)))}{_noisy(row)} ({row['variant_label']}, {row['precision']}{build})"
+def latency_text(row: SummaryRow, with_build: bool = False) -> str:
+    build = f"; build {format_s(row.build_s)}" if with_build and row.build_s else ""
+    return f"{format_ms(row.mean_ms(row.best_mode))}{_noisy(row)} ({row.variant_label}, {row.precision}{build})"
 
 
-def throughput_text(row: dict, with_build: bool = False) -> str:
-    build = f"; build {format_s(row['build_s'])}" if with_build and row.get("build_s") else ""
-    return (f"{format_ips(throughput(row, best_mode(row)))}{_noisy(row)} "
-            f"({row['variant_label']}, {row['precision']}, batch {row['batch_size']}{build})")
+def throughput_text(row: SummaryRow, with_build: bool = False) -> str:
+    build = f"; build {format_s(row.build_s)}" if with_build and row.build_s else ""
+    return (f"{format_ips(row.throughput(row.best_mode))}{_noisy(row)} "
+            f"({row.variant_label}, {row.precision}, batch {row.batch_size}{build})")
 
 
-def runtimes_in(rows: list[dict]) -> list[str]:
-    present = {r["backend"] for r in rows}
+def runtimes_in(rows: list[SummaryRow]) -> list[str]:
+    present = {r.backend for r in rows}
     return [name for name in BACKENDS if name in present]
 
 
-def fastest_table(rows: list[dict], machines: list[str], notes: Footnotes) -> str:
+def fastest_table(rows: list[SummaryRow], machines: list[str], notes: Footnotes) -> str:
     """One machine: latency and throughput with their build times. Several: machines side by side."""
     table = []
     if len(machines) == 1:
@@ -75,9 +78,9 @@ def fastest_table(rows: list[dict], machines: list[str], notes: Footnotes) -> st
             table.append([
                 BACKENDS[backend].title,
                 latency_text(best.latency) if best.latency else none,
-                format_s(best.latency.get("build_s")) if best.latency else "",
+                format_s(best.latency.build_s) if best.latency else "",
                 throughput_text(best.throughput) if best.throughput else none,
-                format_s(best.throughput.get("build_s")) if best.throughput else "",
+                format_s(best.throughput.build_s) if best.throughput else "",
             ])
         headers = ["Runtime", "Latency, batch 1", "Build", "Throughput", "Build"]
         return markdown(table, headers)
@@ -93,7 +96,7 @@ def fastest_table(rows: list[dict], machines: list[str], notes: Footnotes) -> st
     return markdown(table, headers)
 
 
-def winners(rows: list[dict], machines: list[str]) -> list[tuple[str, str, str, dict]]:
+def winners(rows: list[SummaryRow], machines: list[str]) -> list[tuple[str, str, str, SummaryRow]]:
     """(machine, runtime, 'latency' or 'throughput', row) of every number in the fastest table."""
     found = []
     for machine in machines:

@@ -1,110 +1,265 @@
-"""Summary rows: one flat row per cell (the CSV and JSON summaries), from which every table is made."""
+"""Summary rows: one typed row per cell (summary.json, and flattened, summary.csv), from which every table is made.
+
+A row also says whether its record's figures agree with each other (mean between min and max,
+throughput from the mean, as many samples as calls): a record that fails is shown as inconsistent,
+never as a number.
+"""
 
 from __future__ import annotations
 
-from infbench.catalog import BACKENDS, PRECISIONS
-from infbench.cells import Cell
-from infbench.records import TIMING_MODES
+import math
 
-PREFIX = {"end_to_end": "e2e", "device_resident": "resident"}
+from pydantic import BaseModel, ConfigDict
+
+from infbench.catalog import BACKENDS, PRECISIONS
+from infbench.records import OK, TIMING_MODES, Record, TimingBlock
+
+INCONSISTENT = "inconsistent"  # a row status: the record's figures contradict each other
+PREFIX = {"end_to_end": "e2e", "device_resident": "resident"}  # column prefixes in summary.csv
 STATS = ("mean", "p50", "p90", "p99", "std", "min", "max")
 
 
-def summary_row(record: dict) -> dict:
-    cell = Cell.of(record)
-    backend = BACKENDS[cell.backend]
-    row = {
-        **cell.fields(),
-        "runtime": backend.title,
-        "framework": backend.framework,
-        "study_row": backend.row,
-        "device": backend.device,
-        "variant_label": backend.variant(cell.variant).label,
-        "label": cell.label,
-        "status": record["status"],
-        "reason": record.get("reason"),
-        "record": cell.record_path.removeprefix("results/"),
-    }
-    timing = record.get("timing", {})
-    for mode in TIMING_MODES:
-        block = timing.get(mode)
-        if not block:
+class TimingSummary(BaseModel):
+    """One timing mode of a cell, as the tables read it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mean_ms: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    std_ms: float
+    min_ms: float
+    max_ms: float
+    cv: float
+    iterations: int
+    images_per_step: int
+    throughput_ips: float
+    noisy: bool
+    warmup_iterations: int
+    warmup_settled: bool
+    cuda_event_mean_ms: float | None = None
+    cuda_event_p50_ms: float | None = None
+    cuda_event_p99_ms: float | None = None
+
+    @classmethod
+    def of(cls, block: TimingBlock) -> TimingSummary:
+        host = block.host_ms
+        device = block.device_ms
+        return cls(
+            **{f"{stat}_ms": getattr(host, stat) for stat in STATS}, cv=host.cv, iterations=host.n,
+            images_per_step=block.images_per_step, throughput_ips=block.throughput_ips, noisy=block.noisy,
+            warmup_iterations=block.warmup.iterations, warmup_settled=block.warmup.settled,
+            cuda_event_mean_ms=device.mean if device else None, cuda_event_p50_ms=device.p50 if device else None,
+            cuda_event_p99_ms=device.p99 if device else None,
+        )
+
+
+class SummaryRow(BaseModel):
+    """One cell of a run: what the tables, the chart and the comparison of runs read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    machine: str
+    model: str
+    backend: str
+    variant: str
+    precision: str
+    batch_size: int
+    runtime: str
+    framework: str
+    study_row: str
+    device: str
+    variant_label: str
+    label: str
+    status: str  # the record's status, or "inconsistent"
+    reason: str | None = None
+    record_status: str
+    retryable: bool = False
+    record: str  # the record's path, relative to the run's results folder
+    source: str | None = None  # where a comparison read the record from
+    end_to_end: TimingSummary | None = None
+    device_resident: TimingSummary | None = None
+    load_s: float | None = None
+    first_inference_ms: float | None = None
+    prepare_s: float | None = None
+    engine_build_s: float | None = None
+    build_s: float | None = None
+    host_peak_rss_mb: float | None = None
+    device_peak_mb: float | None = None
+    parity_images: int | None = None
+    max_abs_diff: float | None = None
+    max_rel_diff: float | None = None
+    min_cosine: float | None = None
+    top1_agreement: float | None = None
+    decisive_images: int | None = None
+    decisive_top1_agreement: float | None = None
+    top1_accuracy: float | None = None
+    reference_top1_accuracy: float | None = None
+    accuracy_ratio: float | None = None
+    threads: int | None = None
+    precision_method: str | None = None
+    run_time_notes: list[str] = []
+    cpu: str | None = None
+    usable_cpus: int | None = None
+    os: str | None = None
+    python: str | None = None
+    hostname: str | None = None
+    gpu: str | None = None
+    gpu_compute_capability: str | None = None
+    driver: str | None = None
+    cuda_runtime: str | None = None
+    cudnn: str | None = None
+    versions: dict[str, str] = {}
+
+    def timing(self, mode: str) -> TimingSummary | None:
+        return getattr(self, mode)
+
+    @property
+    def measured(self) -> bool:
+        return self.status == OK
+
+    def shown_mode(self, preferred: str) -> str:
+        """The timing mode a cell shows: the preferred one where the row has it (CPU cells have only end to end)."""
+        return preferred if self.timing(preferred) is not None else "end_to_end"
+
+    @property
+    def best_mode(self) -> str:
+        """How a runtime at its best is timed: inputs and outputs on the device where it has one."""
+        return self.shown_mode("device_resident")
+
+    def mean_ms(self, mode: str) -> float:
+        return self.timing(mode).mean_ms
+
+    def throughput(self, mode: str) -> float:
+        return self.timing(mode).throughput_ips
+
+    def flat(self) -> dict:
+        """The row as one line of summary.csv: timing modes and versions as prefixed columns."""
+        row = self.model_dump(exclude={"end_to_end", "device_resident", "versions", "run_time_notes"})
+        for mode in TIMING_MODES:
+            if (summary := self.timing(mode)) is not None:
+                row |= {f"{PREFIX[mode]}_{key}": value for key, value in summary.model_dump().items() if value is not None}
+        row["run_time_notes"] = " | ".join(self.run_time_notes)
+        row |= {f"version_{lib}": version for lib, version in self.versions.items()}
+        return row
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-4)
+
+
+def block_problems(mode: str, block: TimingBlock) -> list[str]:
+    """Where a timing block's figures disagree with each other (a hand-edited or corrupted record)."""
+    problems = []
+    for name, stats, samples in (("host", block.host_ms, block.samples_ms), ("CUDA events", block.device_ms, block.device_samples_ms)):
+        if stats is None:
             continue
-        prefix = PREFIX[mode]
-        for stat in STATS:
-            row[f"{prefix}_{stat}_ms"] = block["host_ms"][stat]
-        row[f"{prefix}_cv"] = block["host_ms"]["cv"]
-        if "device_ms" in block:
-            for stat in ("mean", "p50", "p99"):
-                row[f"{prefix}_cuda_event_{stat}_ms"] = block["device_ms"][stat]
-        row[f"{prefix}_iterations"] = block["host_ms"]["n"]
-        row[f"{prefix}_images_per_step"] = block.get("images_per_step", cell.batch)
-        row[f"{prefix}_throughput_ips"] = block["throughput_ips"]
-        row[f"{prefix}_noisy"] = block["noisy"]
-        row[f"{prefix}_warmup_iterations"] = block["warmup"]["iterations"]
-        row[f"{prefix}_warmup_settled"] = block["warmup"]["settled"]
-    cold = record.get("cold_start", {})
-    for key in ("load_s", "first_inference_ms", "prepare_s", "engine_build_s", "build_s"):
-        row[key] = cold.get(key)
-    memory = record.get("memory", {})
-    row["host_peak_rss_mb"] = memory.get("host_peak_rss_mb")
-    row["device_peak_mb"] = memory.get("device_peak_mb")
-    parity = record.get("parity", {})
-    for key in ("images", "max_abs_diff", "max_rel_diff", "min_cosine", "top1_agreement", "decisive_images",
-                "decisive_top1_agreement", "top1_accuracy", "reference_top1_accuracy", "accuracy_ratio"):
-        row[key if key != "images" else "parity_images"] = parity.get(key)
-    settings = record.get("settings", {})
-    row["threads"] = settings.get("threads")
-    row["precision_method"] = (
-        settings.get("fp16_method") or settings.get("bf16_method") or record.get("build", {}).get("fp16_method")
+        where = f"{mode.replace('_', ' ')} {name}"
+        if not stats.min <= stats.mean <= stats.max:
+            problems.append(f"{where}: mean {stats.mean:.4g} ms is outside its minimum {stats.min:.4g} and maximum {stats.max:.4g}")
+        if not stats.min <= stats.p50 <= stats.p90 <= stats.p99 <= stats.max:
+            problems.append(f"{where}: percentiles out of order (min {stats.min:.4g}, p50 {stats.p50:.4g}, p90 {stats.p90:.4g}, "
+                            f"p99 {stats.p99:.4g}, max {stats.max:.4g} ms)")
+        if samples is not None and len(samples) != stats.n:
+            problems.append(f"{where}: {stats.n} calls but {len(samples)} samples")
+        elif samples and not _close(sum(samples) / len(samples), stats.mean):
+            problems.append(f"{where}: mean {stats.mean:.4g} ms differs from the mean of its samples {sum(samples) / len(samples):.4g} ms")
+    expected = block.images_per_step * 1000.0 / block.host_ms.mean
+    if not _close(block.throughput_ips, expected):
+        problems.append(f"{mode.replace('_', ' ')}: throughput {block.throughput_ips:.4g} img/s is not images per call / mean "
+                        f"({expected:.4g})")
+    return problems
+
+
+def record_problems(record: Record) -> list[str]:
+    """Where a record's figures contradict each other; empty for every record the runner writes."""
+    problems = []
+    if record.timing is not None:
+        for mode in TIMING_MODES:
+            if (block := record.timing.block(mode)) is not None:
+                problems += block_problems(mode, block)
+    if record.parity is not None and record.parity.passed == bool(record.parity.failures):
+        problems.append("parity: passed and its list of failures disagree")
+    return problems
+
+
+def _precision_method(record: Record) -> str | None:
+    settings = record.settings
+    return (
+        settings.get("fp16_method") or settings.get("bf16_method") or (record.build or {}).get("fp16_method")
         or (f"INFERENCE_PRECISION_HINT {settings['inference_precision']}" if "inference_precision" in settings else None)
     )
-    host = record.get("host", {})
-    gpu = record.get("gpu", {})
-    row.update(
-        cpu=host.get("cpu"), usable_cpus=host.get("usable_cpus"), os=host.get("os"), python=host.get("python"),
-        hostname=host.get("hostname"), gpu=gpu.get("name"), gpu_compute_capability=gpu.get("compute_capability"),
-        driver=gpu.get("driver"), cuda_runtime=gpu.get("cuda_runtime"), cudnn=gpu.get("cudnn"),
+
+
+def _machine_fields(record: Record) -> dict:
+    host = record.host.model_dump() if record.host else {}
+    gpu = record.gpu.model_dump() if record.gpu else {}
+    return {
+        "cpu": host.get("cpu"), "usable_cpus": host.get("usable_cpus"), "os": host.get("os"), "python": host.get("python"),
+        "hostname": host.get("hostname"), "gpu": gpu.get("name"), "gpu_compute_capability": gpu.get("compute_capability"),
+        "driver": gpu.get("driver"), "cuda_runtime": gpu.get("cuda_runtime"),
+        "cudnn": None if gpu.get("cudnn") is None else str(gpu.get("cudnn")),
+    }
+
+
+def _measured_fields(record: Record) -> dict:
+    cold = record.cold_start.model_dump() if record.cold_start else {}
+    memory = record.memory.model_dump() if record.memory else {}
+    parity = record.parity.model_dump() if record.parity else {}
+    fields = {key: cold.get(key) for key in ("load_s", "first_inference_ms", "prepare_s", "engine_build_s", "build_s")}
+    fields |= {"host_peak_rss_mb": memory.get("host_peak_rss_mb"), "device_peak_mb": memory.get("device_peak_mb")}
+    fields["parity_images"] = parity.get("images")
+    for key in ("max_abs_diff", "max_rel_diff", "min_cosine", "top1_agreement", "decisive_images", "decisive_top1_agreement",
+                "top1_accuracy", "reference_top1_accuracy", "accuracy_ratio"):
+        fields[key] = parity.get(key)
+    if record.timing is not None:
+        for mode in TIMING_MODES:
+            if (block := record.timing.block(mode)) is not None:
+                fields[mode] = TimingSummary.of(block)
+    return fields
+
+
+def summary_row(record: Record, record_path: str) -> SummaryRow:
+    """The row of one record; `record_path` is where the record lives, relative to the run's results folder."""
+    cell = record.cell
+    backend = BACKENDS[cell.backend]
+    status, reason = record.status, record.reason
+    if problems := record_problems(record):
+        status, reason = INCONSISTENT, "the record's figures disagree with each other: " + "; ".join(problems)
+    return SummaryRow(
+        **cell.fields(), runtime=backend.title, framework=backend.framework, study_row=backend.row, device=backend.device,
+        variant_label=backend.variant(cell.variant).label, label=cell.label, status=status, reason=reason,
+        record_status=record.status, retryable=record.retryable, record=record_path,
+        threads=record.settings.get("threads"), precision_method=_precision_method(record),
+        run_time_notes=record.run_time_notes, versions=record.versions,
+        **_measured_fields(record), **_machine_fields(record),
     )
-    for lib, version in record.get("versions", {}).items():
-        row[f"version_{lib}"] = version
-    return row
 
 
-def _order(row: dict, machines: list[str]) -> tuple:
-    backend = BACKENDS[row["backend"]]
+def _order(row: SummaryRow, machines: list[str], models: list[str]) -> tuple:
+    backend = BACKENDS[row.backend]
     return (
-        machines.index(row["machine"]),
-        list(BACKENDS).index(row["backend"]),
-        backend.variant_names.index(row["variant"]) if row["variant"] in backend.variant_names else 99,
-        PRECISIONS.index(row["precision"]),
-        row["batch_size"],
+        machines.index(row.machine),
+        models.index(row.model),
+        list(BACKENDS).index(row.backend),
+        backend.variant_names.index(row.variant) if row.variant in backend.variant_names else 99,
+        PRECISIONS.index(row.precision),
+        row.batch_size,
     )
 
 
-def summary_rows(records: list[dict]) -> list[dict]:
-    """One row per record, in the order of machines (as first seen), backends and variants (as catalogued)."""
-    machines = list(dict.fromkeys(r["machine"] for r in records))
-    return sorted((summary_row(r) for r in records), key=lambda row: _order(row, machines))
+def summary_rows(records: list[Record], paths: list[str]) -> list[SummaryRow]:
+    """One row per record, in the order of machines and models (as first seen), backends and variants (as catalogued)."""
+    machines = list(dict.fromkeys(r.machine for r in records))
+    models = list(dict.fromkeys(r.model for r in records))
+    rows = [summary_row(record, path) for record, path in zip(records, paths, strict=True)]
+    return sorted(rows, key=lambda row: _order(row, machines, models))
 
 
-def machines_in(rows: list[dict]) -> list[str]:
-    return list(dict.fromkeys(row["machine"] for row in rows))
+def machines_in(rows: list[SummaryRow]) -> list[str]:
+    return list(dict.fromkeys(row.machine for row in rows))
 
 
-def shown_mode(row: dict, preferred: str) -> str:
-    """The timing mode a cell shows: the preferred one where the row has it (CPU cells have only end to end)."""
-    return preferred if f"{PREFIX[preferred]}_mean_ms" in row else "end_to_end"
-
-
-def best_mode(row: dict) -> str:
-    """How a runtime at its best is timed: inputs and outputs on the device where it has one."""
-    return shown_mode(row, "device_resident")
-
-
-def mean_ms(row: dict, mode: str) -> float:
-    return row[f"{PREFIX[mode]}_mean_ms"]
-
-
-def throughput(row: dict, mode: str) -> float:
-    return row[f"{PREFIX[mode]}_throughput_ips"]
+def models_in(rows: list[SummaryRow]) -> list[str]:
+    return list(dict.fromkeys(row.model for row in rows))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from infbench.catalog import BACKENDS, COLUMN_ARTIFACTS, COLUMNS, ROWS, backend_at
 from infbench.records import MISMATCH, OK, SKIPPED
-from infbench.report.rows import PREFIX, shown_mode
+from infbench.report.rows import INCONSISTENT, SummaryRow
 from infbench.report.text import Footnotes, format_ms, markdown, status_note
+
+MARKS = {SKIPPED: "–", MISMATCH: "✗ mismatch", INCONSISTENT: "✗ inconsistent record"}
 
 
 def headline(precisions: list[str], batch_sizes: list[int]) -> tuple[str, int]:
@@ -15,32 +17,30 @@ def headline(precisions: list[str], batch_sizes: list[int]) -> tuple[str, int]:
     return precision, batch
 
 
-def cell_text(row: dict | None, backend_name: str, preferred: str, notes: Footnotes) -> str:
+def cell_text(row: SummaryRow | None, backend_name: str, preferred: str, notes: Footnotes) -> str:
     if row is None:
         return "not run" + notes.ref(f"{backend_name}: not in benchmark.backends of the configuration")
-    if row["status"] == OK:
-        mode = shown_mode(row, preferred)
-        prefix = PREFIX[mode]
-        text = format_ms(row[f"{prefix}_mean_ms"])
+    if row.status == OK:
+        timing = row.timing(row.shown_mode(preferred))
+        text = format_ms(timing.mean_ms)
         if label := BACKENDS[backend_name].label:
             text += f" ({label})"
-        if row[f"{prefix}_noisy"]:
+        if timing.noisy:
             text += " ~" + notes.ref(
-                f"{backend_name} on {row['machine']} ({row['label']}, batch {row['batch_size']}): noisy, coefficient of "
-                f"variation {row[f'{prefix}_cv']:.1%} (p50 {format_ms(row[f'{prefix}_p50_ms'])}, p99 {format_ms(row[f'{prefix}_p99_ms'])})"
+                f"{backend_name} on {row.machine} ({row.label}, batch {row.batch_size}): noisy, coefficient of "
+                f"variation {timing.cv:.1%} (p50 {format_ms(timing.p50_ms)}, p99 {format_ms(timing.p99_ms)})"
             )
         return text
-    mark = {SKIPPED: "–", MISMATCH: "✗ mismatch"}.get(row["status"], "error")
-    return mark + notes.ref(status_note(row))
+    return MARKS.get(row.status, "error") + notes.ref(status_note(row))
 
 
-def study_table(rows: list[dict], machine: str, backends: list[str], precision: str, batch: int, preferred: str,
+def study_table(rows: list[SummaryRow], machine: str, backends: list[str], precision: str, batch: int, preferred: str,
                 notes: Footnotes) -> str:
-    """The study's cells on one machine: each runtime's default variant at `precision` and `batch`."""
+    """The study's cells on one machine (and one model): each runtime's default variant at `precision` and `batch`."""
     by_key = {
-        (r["backend"], r["precision"], r["batch_size"]): r
+        (r.backend, r.precision, r.batch_size): r
         for r in rows
-        if r["machine"] == machine and r["variant"] == BACKENDS[r["backend"]].default_variant
+        if r.machine == machine and r.variant == BACKENDS[r.backend].default_variant
     }
     table = []
     for study_row in ROWS:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from tabulate import tabulate
 
 from infbench.records import SKIPPED
+from infbench.report.rows import SummaryRow
 
 
 def format_ms(value: float) -> str:
@@ -52,13 +53,14 @@ class Footnotes:
         return "\n".join(f"[^{i}]: {text}" for i, text in enumerate(self.texts, 1))
 
 
-def status_note(row: dict) -> str:
+def status_note(row: SummaryRow) -> str:
     """The footnote of a cell that shows no time: which runtime, what happened, why.
 
     A skip's reason usually holds for every variant, precision and batch size of a runtime on a
     machine, so those share one note.
     """
-    where = f" on {row['machine']}" if row.get("machine") else ""
-    if row["status"] == SKIPPED:
-        return f"{row['backend']}{where}: skipped, {row['reason']}"
-    return f"{row['backend']}{where} ({row['label']}, batch {row['batch_size']}): {row['status']}, {row['reason']}"
+    where = f" on {row.machine}"
+    if row.status == SKIPPED:
+        return f"{row.backend}{where}: skipped, {row.reason}"
+    again = "; the next run measures it again" if row.retryable else ""
+    return f"{row.backend}{where} ({row.label}, batch {row.batch_size}): {row.status}, {row.reason}{again}"

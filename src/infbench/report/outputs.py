@@ -1,0 +1,69 @@
+"""Writing a run's report files from its summary: table.md, summary.json, summary.csv and the chart.
+
+The aggregate step writes them from the run's records; tools/rerender.py writes them again for a
+finished run folder (a committed result, or one made by an earlier version of the workflow).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from infbench.artifacts import atomic_path, write_text
+from infbench.records import load_records
+from infbench.report.chart import plot
+from infbench.report.document import render_run
+from infbench.report.rows import summary_rows
+from infbench.report.summary import SUMMARY_SCHEMA_VERSION, ModelSummary, RunSummary, parity_notes, write_summary
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    table: Path
+    csv: Path
+    json: Path
+    png: Path
+    svg: Path
+
+    @classmethod
+    def in_folder(cls, folder: Path) -> ReportFiles:
+        return cls(folder / "table.md", folder / "summary.csv", folder / "summary.json", folder / "latency.png",
+                   folder / "latency.svg")
+
+
+def write_report(summary: RunSummary, files: ReportFiles) -> None:
+    import pandas as pd
+
+    write_text(files.table, render_run(summary))
+    with atomic_path(files.csv) as tmp:
+        pd.DataFrame([row.flat() for row in summary.cells]).to_csv(tmp, index=False)
+    write_summary(files.json, summary)
+    with atomic_path(files.png) as png, atomic_path(files.svg) as svg:
+        plot(summary.cells, png, svg)
+
+
+def _read(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def _models_of_old_summary(folder: Path, summary: dict) -> dict[str, ModelSummary]:
+    """A summary of schema 2 held one model, with its files beside it in model/."""
+    card = summary["model"]
+    return {card["architecture"]: ModelSummary(card=card, onnx_export=summary.get("onnx_export", {}),
+                                               onnx_check=summary.get("onnx_check", {}))}
+
+
+def summary_from_folder(folder: Path) -> RunSummary:
+    """A finished run's summary made again from the records its summary.json cites."""
+    old = _read(folder / "summary.json")
+    paths = [row["record"] for row in old["cells"]]
+    rows = summary_rows(load_records([folder / p for p in paths]), paths)
+    if old.get("schema_version") == SUMMARY_SCHEMA_VERSION:
+        models = {name: ModelSummary.model_validate(m) for name, m in old["models"].items()}
+        installed, repaired = old.get("installed", {}), old.get("repaired", "")
+    else:
+        models, installed, repaired = _models_of_old_summary(folder, old), {}, ""
+    settings = old["settings"]
+    notes = parity_notes(rows, settings["parity_images"]) if "parity_images" in settings else []
+    return RunSummary(models=models, settings=settings, installed=installed, notes=notes, repaired=repaired, cells=rows)

@@ -1,0 +1,70 @@
+"""summary.json: one run's rows with what the tables around them need, typed, written and read by one definition."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from infbench.artifacts import write_json
+from infbench.records import describe
+from infbench.report.rows import SummaryRow
+
+SUMMARY_SCHEMA_VERSION = 3  # 3: typed rows with nested timing, one entry per model
+
+
+class ModelSummary(BaseModel):
+    """One model of a run: its card (training, accuracy), its ONNX export and ONNX Runtime's check of it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    card: dict[str, Any]
+    onnx_export: dict[str, Any] = {}
+    onnx_check: dict[str, Any] = {}
+
+
+class RunSummary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = SUMMARY_SCHEMA_VERSION
+    models: dict[str, ModelSummary]
+    settings: dict[str, Any]
+    installed: dict[str, str | None] = {}  # library versions installed where the run was aggregated
+    notes: list[str] = []  # what the run's report says about its inputs (parity images fewer than asked...)
+    repaired: str = ""  # what this summary was written again for (infbench.rerun.repair)
+    cells: list[SummaryRow]
+
+
+def write_summary(path: str | Path, summary: RunSummary) -> None:
+    write_json(path, summary.model_dump(mode="json"))
+
+
+def read_summary(path: str | Path) -> RunSummary:
+    """A run's summary.json; raise ValueError naming the file and what is wrong with it."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path} is not a readable summary.json ({exc})") from exc
+    if not isinstance(data, dict) or data.get("schema_version") != SUMMARY_SCHEMA_VERSION:
+        version = data.get("schema_version") if isinstance(data, dict) else None
+        raise ValueError(
+            f"{path} was written by another version of this workflow (summary schema {version}, not "
+            f"{SUMMARY_SCHEMA_VERSION}); write it again from its records: python tools/rerender.py {Path(path).parent}"
+        )
+    try:
+        return RunSummary.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError(f"{path} is not a valid summary.json ({describe(exc)})") from exc
+
+
+def parity_notes(rows: list[SummaryRow], asked: int) -> list[str]:
+    """Where a model's cells were judged on fewer held-out images than parity.images asks for (its data holds fewer)."""
+    notes = []
+    for model in dict.fromkeys(r.model for r in rows):
+        used = {r.parity_images for r in rows if r.model == model and r.parity_images is not None}
+        if used and max(used) < asked:
+            notes.append(f"{model}: parity used {max(used)} held-out images, not the {asked} that parity.images asks "
+                         f"for: the data holds no more")
+    return notes

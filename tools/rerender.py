@@ -1,0 +1,33 @@
+"""Write a finished run's report again from its records: table.md, summary.json, summary.csv and the chart.
+
+For a run folder made by an earlier version of the workflow (whose summary.json another version
+cannot read), or a committed result after a change to the report:
+
+    python tools/rerender.py docs/results/cpu-2core [more folders]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from infbench.report.outputs import ReportFiles, summary_from_folder, write_report  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folders", nargs="+", type=Path, help="run folders holding summary.json and the records it cites")
+    args = parser.parse_args()
+    for folder in args.folders:
+        summary = summary_from_folder(folder)
+        write_report(summary, ReportFiles.in_folder(folder))
+        print(f"{folder}: {len(summary.cells)} cells, wrote table.md, summary.json, summary.csv, latency.png and .svg")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
