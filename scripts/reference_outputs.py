@@ -12,6 +12,9 @@ def main(smk) -> None:
         save_eval_set(smk.output[0], eval_set)
         accuracy = float((eval_set["reference"].argmax(1) == eval_set["labels"]).mean())
         log.info("%d held-out images; reference top-1 accuracy %.3f", len(eval_set["labels"]), accuracy)
+        if len(eval_set["labels"]) < smk.params.images:
+            log.warning("note: parity.images asks for %d held-out images; the data holds %d, and every cell is judged on those",
+                        smk.params.images, len(eval_set["labels"]))
         log.info("largest value in the model's weights, buffers and layer outputs: %.4g (%s)",
                  eval_set["largest_value"], eval_set["largest_value_at"])
         if note := fp16_range_note(eval_set):

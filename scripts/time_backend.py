@@ -65,7 +65,7 @@ def measure(smk, cell: Cell, log) -> Record:
     settings = smk.params.settings
     request = cell_request(smk, cell)
     log.info("%s on %s: %s, %s, batch %d", cell.backend, cell.machine, cell.model, cell.label, cell.batch)
-    started = now_utc()
+    started = now_utc("microseconds")
     record = run_cell(
         request, load_eval_set(smk.input.eval_set), measure=MeasurePolicy(**settings["measure"]),
         warmup=WarmupPolicy(**settings["warmup"]), tolerance=Tolerance(**settings["tolerances"][cell.precision]),
@@ -74,7 +74,7 @@ def measure(smk, cell: Cell, log) -> Record:
     held = held_lock()
     extra: dict = {
         "attempt": int(smk.resources.attempt), "measure_again": smk.params.measure_again, "code": smk.params.code,
-        "isolation": Isolation(lock=held.path, waited_s=held.waited_s, started_utc=started, ended_utc=now_utc()),
+        "isolation": Isolation(lock=held.path, waited_s=held.waited_s, started_utc=started, ended_utc=now_utc("microseconds")),
     }
     if record.status != "skipped" and record.model_info is not None:
         artifacts = {role: {"path": p, "sha256": sha256(p)} for role, p in request.artifacts.items() if Path(p).is_file()}

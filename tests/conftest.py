@@ -84,3 +84,61 @@ def workflow_copy(finished_workflow, tmp_path) -> Path:
     target = tmp_path / "copy"
     shutil.copytree(finished_workflow, target, symlinks=True)
     return target
+
+
+def blocking_imports(folder: Path, modules: set[str], why: str) -> dict:
+    """An environment in which Python refuses to import `modules` (as if they were not installed): PYTHONPATH's sitecustomize."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sitecustomize.py").write_text(
+        "import importlib.abc, importlib.util, sys\n"
+        f"BLOCKED = {sorted(modules)!r}\n"
+        "class Blocker(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.split('.')[0] in BLOCKED:\n"
+        f"            raise ModuleNotFoundError(f'No module named {{name!r}} ({why})', name=name)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Blocker())\n"
+        "_find_spec = importlib.util.find_spec\n"
+        "def find_spec(name, package=None):  # as for a module that is not installed\n"
+        "    return None if name.split('.')[0] in BLOCKED else _find_spec(name, package)\n"
+        "importlib.util.find_spec = find_spec\n"
+    )
+    return {"PYTHONPATH": os.pathsep.join(p for p in (str(folder), os.environ.get("PYTHONPATH", "")) if p)}
+
+
+def requirements_closure(requirements: Path) -> set[str]:
+    """The distributions `pip install -r requirements` installs, read from this environment's metadata (canonical names)."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    lines = [line.split("#")[0].strip() for line in requirements.read_text().splitlines()]
+    pending = [(Requirement(line), set()) for line in lines if line and not line.startswith("-")]
+    seen: set[str] = set()
+    while pending:
+        requirement, _ = pending.pop()
+        name = canonicalize_name(requirement.name)
+        extras = set(requirement.extras)
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = distribution(requirement.name).requires or []
+        except PackageNotFoundError:
+            continue
+        for text in requires:
+            dependency = Requirement(text)
+            if dependency.marker is None or any(dependency.marker.evaluate({"extra": e}) for e in extras | {""}):
+                pending.append((dependency, set()))
+    return seen
+
+
+def modules_outside(closure: set[str]) -> set[str]:
+    """Top-level modules of this environment that come only from distributions outside `closure`."""
+    from importlib.metadata import packages_distributions
+
+    from packaging.utils import canonicalize_name
+
+    return {module for module, dists in packages_distributions().items()
+            if not any(canonicalize_name(d) in closure for d in dists) and not module.startswith("_")}

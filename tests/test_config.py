@@ -92,6 +92,29 @@ def test_command_line_strings_become_what_the_schema_asks_for():
     assert config["model"]["image_size"] == 64 and config["data"]["path"] is None
 
 
+@pytest.mark.parametrize("batch_sizes, expected", [
+    (["0"], "benchmark.batch_sizes[0]: 0 is less than the minimum of 1"),
+    (["1", "-4"], "benchmark.batch_sizes[1]: -4 is less than the minimum of 1"),
+])
+def test_a_command_line_number_out_of_range_is_named_as_a_number(batch_sizes, expected):
+    # --config benchmark='{"batch_sizes": [0]}' hands over ["0"]; it is a number, only too small.
+    with pytest.raises(ConfigError) as error:
+        validate_config({"benchmark": {"batch_sizes": batch_sizes}}, SCHEMA)
+    assert str(error.value) == expected
+
+
+def test_the_schema_takes_the_names_of_backends_and_architectures_from_the_catalogue():
+    from infbench.catalog import ARCHITECTURES, BACKENDS
+    from infbench.config import load_schema
+
+    text = SCHEMA.read_text()
+    assert not any(name in text for name in ("onnxruntime_tensorrt", "mobilenet_v3_large")), "names are written once, in catalog.py"
+    schema = load_schema(SCHEMA)
+    assert schema["$defs"]["backend"]["enum"] == list(BACKENDS)
+    assert schema["$defs"]["architecture"]["enum"] == list(ARCHITECTURES)
+    assert validate_config({}, SCHEMA)["benchmark"]["backends"] == list(BACKENDS)
+
+
 def test_a_command_line_string_that_is_no_number_is_still_named():
     with pytest.raises(ConfigError, match=r"^benchmark.iterations: 'many' is not of type 'integer'$"):
         validate_config({"benchmark": {"iterations": "many"}}, SCHEMA)

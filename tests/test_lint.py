@@ -1,19 +1,42 @@
 """The workflow and the code stay as their linters and formatters want them."""
 
+import os
 import subprocess
 import sys
 
-from conftest import REPO
+import pytest
+from conftest import REPO, blocking_imports, modules_outside, requirements_closure
 
 SNAKEFILES = ["Snakefile", *sorted(str(p.relative_to(REPO)) for p in (REPO / "workflow" / "rules").glob("*.smk"))]
 
 
-def _run(*cmd):
-    return subprocess.run([sys.executable, "-m", *cmd], cwd=REPO, capture_output=True, text=True, timeout=300)
+def _run(*cmd, env=None):
+    return subprocess.run([sys.executable, "-m", *cmd], cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})
 
 
-def test_snakemake_lint_is_clean():
-    result = _run("snakemake", "--lint")
+@pytest.fixture(scope="module")
+def snakemake_alone(tmp_path_factory) -> dict:
+    """An environment that sees only snakemake and what it installs: the DAG build must need no more."""
+    folder = tmp_path_factory.mktemp("snakemake-alone")
+    pinned = next(line for line in (REPO / "requirements.txt").read_text().splitlines() if line.startswith("snakemake=="))
+    (folder / "requirements.txt").write_text(pinned + "\n")
+    outside = modules_outside(requirements_closure(folder / "requirements.txt")) - {"pip"}
+    assert {"numpy", "torch", "onnxruntime", "pandas"} <= outside
+    return blocking_imports(folder / "site", outside, "not a dependency of snakemake")
+
+
+def test_snakemake_lint_is_clean_with_only_snakemake_installed(snakemake_alone):
+    result = _run("snakemake", "--lint", env=snakemake_alone)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+
+
+def test_a_dry_run_needs_only_snakemake(snakemake_alone, tmp_path):
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text((REPO / "config" / "config.yaml").read_text())
+    result = _run("snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "-n", "--cores", "1",
+                  "results/table.md", env=snakemake_alone)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, blocking_imports, modules_outside, requirements_closure
 
 README = (REPO / "README.md").read_text()
 # The places a command appears: an indented or fenced code line (after an optional "$ " prompt, and
@@ -76,16 +76,24 @@ def slurm_executor(tmp_path_factory) -> Path:
     return target
 
 
+@pytest.fixture(scope="module")
+def installed_by_requirements(tmp_path_factory) -> dict:
+    """An environment that sees only what `pip install -r requirements.txt` installs (the test tools are blocked)."""
+    outside = modules_outside(requirements_closure(REPO / "requirements.txt")) - {"pip"}
+    assert "pytest" in outside  # the tests' own tools are not the workflow's
+    return blocking_imports(tmp_path_factory.mktemp("requirements-only"), outside, "not installed by requirements.txt")
+
+
 @pytest.mark.parametrize("command, expected_error", readme_commands())
-def test_readme_command_works_as_written(readme_workdir, request, command, expected_error):
+def test_readme_command_works_as_written(readme_workdir, request, installed_by_requirements, command, expected_error):
     argv = shlex.split(command)
     args = argv[1:]
     if not _LONG_RUN_FLAGS & set(args):
         args.append("-n")  # a real run is what the quick start and CI do; here the plan must build
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), *args]
-    env = dict(os.environ)
+    env = dict(os.environ) | installed_by_requirements
     if "profiles/slurm" in command:
-        env["PYTHONPATH"] = str(request.getfixturevalue("slurm_executor"))
+        env["PYTHONPATH"] = os.pathsep.join([str(request.getfixturevalue("slurm_executor")), env["PYTHONPATH"]])
     result = subprocess.run(cmd, cwd=readme_workdir, capture_output=True, text=True, timeout=300, env=env)
     output = result.stdout + result.stderr
     if expected_error:

@@ -5,6 +5,8 @@ import torch
 import torchvision
 
 from infbench.data import write_digits
+from infbench.errors import ArtifactError
+from infbench.models import build_model, load_starting_weights, save_state_dict
 from infbench.training import AllSettings, HeadSettings, TrainSettings, scale_residual_branches, train
 
 SIZE = 32
@@ -47,3 +49,22 @@ def test_every_layer_learns_from_a_fresh_classifier(digits):
     assert summary["val_top1"] > 0.7
     # Started from PyTorch's initialisation, the classifier's weights stay small (fp16 keeps its answers).
     assert float(model.fc.weight.detach().abs().max()) < 1.0
+
+
+def test_starting_weights_of_the_same_architecture_load_and_their_classifier_is_replaced(tmp_path):
+    source = build_model("resnet18", 1000)
+    save_state_dict(source, tmp_path / "imagenet_like.pth")
+    model = build_model("resnet18", 10)
+    left = load_starting_weights(model, tmp_path / "imagenet_like.pth", "resnet18")
+    assert left == ["fc.bias", "fc.weight"]
+    assert torch.equal(model.conv1.weight, source.conv1.weight)
+
+
+def test_starting_weights_of_another_architecture_name_the_first_tensor_that_does_not_fit(tmp_path):
+    save_state_dict(build_model("resnet50", 10), tmp_path / "resnet50.pth")
+    with pytest.raises(ArtifactError, match=r"model.weights: .*resnet50.pth does not fit resnet18: layer1.0.conv1.weight has "
+                                            r"shape \(64, 64, 1, 1\) in the file and \(64, 64, 3, 3\) in resnet18"):
+        load_starting_weights(build_model("resnet18", 10), tmp_path / "resnet50.pth", "resnet18")
+    save_state_dict(build_model("mobilenet_v2", 10), tmp_path / "mobilenet.pth")
+    with pytest.raises(ArtifactError, match=r"does not fit resnet18: features.0.0.weight is not a tensor of resnet18"):
+        load_starting_weights(build_model("resnet18", 10), tmp_path / "mobilenet.pth", "resnet18")

@@ -82,6 +82,23 @@ def test_user_train_and_val_folders_are_kept(tmp_path):
     assert len(manifest["train"]) == 6 and len(manifest["val"]) == 4
 
 
+@pytest.mark.parametrize("held_out", ["val", "valid", "validation", "test"])
+def test_a_held_out_split_under_any_of_its_usual_names_is_the_held_out_set(tmp_path, held_out):
+    _imagefolder(tmp_path / "src" / "train", per_class=3)
+    _imagefolder(tmp_path / "src" / held_out, per_class=2)
+    manifest = copy_imagefolder(tmp_path / "src", tmp_path / "out", 16, 0.5, 0)
+    assert manifest["classes"] == ["cat", "dog"]  # never 'train' and 'test' as two classes
+    assert len(manifest["train"]) == 6 and len(manifest["val"]) == 4
+
+
+def test_train_without_a_held_out_split_names_the_layouts_accepted(tmp_path):
+    _imagefolder(tmp_path / "src" / "train", per_class=3)
+    _imagefolder(tmp_path / "src" / "holdout", per_class=2)
+    with pytest.raises(BenchError, match=r"has train/ but no held-out split \(expected class folders holding images, or train/ "
+                                         r"beside one of val/, valid/, validation/, test/"):
+        copy_imagefolder(tmp_path / "src", tmp_path / "out", 16, 0.5, 0)
+
+
 def test_imagefolder_without_images_is_a_clear_error(tmp_path):
     (tmp_path / "src" / "only").mkdir(parents=True)
     with pytest.raises(BenchError, match="needs at least two class folders holding images"):

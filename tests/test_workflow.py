@@ -3,9 +3,11 @@
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -235,3 +237,118 @@ def test_html_report_holds_the_chart_and_tables(finished_workflow, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     html = report.read_text(errors="replace")
     assert "latency.png" in html and "summary.csv" in html and "table.md" in html
+
+
+OPENVINO_RECORD = "results/records/local/resnet18/openvino/latency/fp32_bs1.json"
+ORT_RECORD = "results/records/local/resnet18/onnxruntime_cpu/default/fp32_bs1.json"
+
+
+def test_a_finished_run_moved_or_cloned_elsewhere_plans_nothing(own_code_workflow, tmp_path):
+    code, workdir = own_code_workflow
+    moved_code, moved_run = tmp_path / "elsewhere" / "code", tmp_path / "elsewhere" / "run"
+    shutil.copytree(code, moved_code, symlinks=True)
+    shutil.copytree(workdir, moved_run, symlinks=True)
+    for path in moved_code.rglob("*"):  # a fresh clone: every source file newer than the results
+        if path.is_file() and not path.is_symlink():
+            os.utime(path)
+    result = snakemake(moved_run, "-n", "--cores", "1", "results/table.md", repo=moved_code)
+    assert "Nothing to be done" in result.stdout + result.stderr, (result.stdout + result.stderr)[-3000:]
+
+
+def test_the_benchmarks_threads_rerun_the_measurements_and_not_training(finished_workflow):
+    result = snakemake(finished_workflow, "-n", "--cores", "1", "results/table.md", "--config", 'benchmark={"threads": 1}')
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-2000:]
+    assert _planned_jobs(output) == TIMING_RULES | {"aggregate"}
+
+
+def test_a_deleted_record_or_summary_is_made_again_and_then_nothing_is_planned(workflow_copy):
+    (workflow_copy / OPENVINO_RECORD).unlink()
+    plan = snakemake(workflow_copy, "-n", "--cores", "1", "results/table.md")
+    assert _planned_jobs(plan.stdout + plan.stderr) == {"time_openvino", "aggregate"}
+    assert f"records were missing: {OPENVINO_RECORD}" in plan.stdout + plan.stderr
+    assert snakemake(workflow_copy, "--cores", "1", "results/table.md").returncode == 0
+    assert (workflow_copy / OPENVINO_RECORD).exists()
+    assert "Nothing to be done" in (lambda r: r.stdout + r.stderr)(snakemake(workflow_copy, "-n", "--cores", "1", "results/table.md"))
+    (workflow_copy / "results" / "summary.json").unlink()
+    plan = snakemake(workflow_copy, "-n", "--cores", "1", "results/table.md")
+    assert _planned_jobs(plan.stdout + plan.stderr) == {"aggregate"}
+    assert snakemake(workflow_copy, "--cores", "1", "results/table.md").returncode == 0
+    again = snakemake(workflow_copy, "-n", "--cores", "1", "results/table.md")
+    assert "Nothing to be done" in again.stdout + again.stderr
+    cited = [c["record"] for c in json.loads((workflow_copy / "results" / "summary.json").read_text())["cells"]]
+    assert all((workflow_copy / "results" / path).exists() for path in cited)
+
+
+def test_a_record_whose_figures_contradict_each_other_is_called_out_not_shown(workflow_copy):
+    path = workflow_copy / ORT_RECORD
+    record = json.loads(path.read_text())
+    stats = record["timing"]["end_to_end"]["host_ms"]
+    stats["mean"] = stats["min"] / 10  # a hand edit: faster than its own fastest call
+    path.write_text(json.dumps(record))
+    result = snakemake(workflow_copy, "--cores", "1", "results/table.md")
+    assert result.returncode == 0, result.stderr[-2000:]
+    markdown = (workflow_copy / "results" / "table.md").read_text()
+    assert _table_rows(markdown)["CPU"][1].startswith("✗ inconsistent record[^")
+    assert "onnxruntime_cpu on local (CPU provider, fp32, batch 1): inconsistent, the record's figures disagree with each other: " \
+           "end to end host: mean" in markdown
+
+
+def _process_running(script: str, workdir: Path):
+    import psutil
+
+    for process in psutil.process_iter(["cmdline", "cwd"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if script in cmdline and process.info["cwd"] == str(workdir):
+            return process
+    return None
+
+
+def test_a_killed_measurement_keeps_its_log_in_the_error_and_the_next_run_measures_it_again(workflow_copy):
+    log = workflow_copy / "results/logs/local/resnet18/time_openvino/latency/fp32_bs1.log"
+    slow = ["--config", 'benchmark={"min_time_s": 120, "max_time_s": 600}']
+    target = [OPENVINO_RECORD, "--forcerun", "time_openvino", *slow]
+    job = subprocess.Popen([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workflow_copy),
+                            "--cores", "1", *target], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    running = Path(f"{log}.attempt1")  # the first attempt's copy of its log, there while it runs
+    deadline = time.monotonic() + 300
+    while not (running.exists() and "parity on" in running.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    measuring = _process_running("time_backend.py", workflow_copy)
+    assert measuring is not None, "the measuring job was not seen"
+    measuring.kill()  # as the out-of-memory killer would
+    output, _ = job.communicate(timeout=300)
+    assert job.returncode == 0, output[-3000:]  # the retry wrote the cell's error: the run goes on
+    record = json.loads((workflow_copy / OPENVINO_RECORD).read_text())
+    assert record["status"] == "error" and record["retryable"] is True and record["attempt"] == 2
+    assert record["reason"].startswith("the measuring job on local ended without a record (killed, cancelled or crashed) "
+                                       "in attempt 1; its log (results/logs/local/resnet18/time_openvino/latency/fp32_bs1.log"
+                                       ".attempt1) ends with: ")
+    assert "parity on" in record["reason"]  # what the killed attempt was doing
+    assert running.exists() and "parity on" in running.read_text()  # kept, for whoever reads the error
+    plan = snakemake(workflow_copy, "-n", "--cores", "1", *target[:1], *slow)
+    assert _planned_jobs(plan.stdout + plan.stderr) == {"time_openvino"}
+    assert "ended in an error that may pass" in plan.stdout + plan.stderr
+
+
+def test_an_attempt_that_fails_on_a_bad_input_fails_with_its_own_cause_not_as_killed(workflow_copy):
+    onnx = workflow_copy / "results/model/resnet18/onnx_model.onnx"
+    onnx.write_bytes(onnx.read_bytes()[:4096])
+    result = snakemake(workflow_copy, "--cores", "1", OPENVINO_RECORD)
+    assert result.returncode != 0
+    assert "results/model/resnet18/onnx_model.onnx: OpenVINO cannot read it (" in result.stderr
+    assert "ended without a record" not in result.stderr
+    assert not (workflow_copy / OPENVINO_RECORD).exists()  # no error record standing in for the cause
+
+
+def test_measurements_never_overlap_whatever_resources_the_command_line_gives(workflow_copy):
+    rules = ["time_openvino", "time_onnxruntime_cpu", "time_pytorch_cpu"]  # 4 cells, all started together
+    result = snakemake(workflow_copy, "results/table.md", "--cores", "4", "--resources", "gpu=1", "--forcerun", *rules)
+    assert result.returncode == 0, result.stderr[-3000:]
+    measured = [r for r in load_records(sorted((workflow_copy / "results" / "records").glob("*/*/*/*/*.json"))) if r.status == "ok"]
+    spans = [(r.isolation.started_utc, r.isolation.ended_utc, r.backend, r.variant) for r in measured]
+    assert len(spans) == 4
+    assert any(r.isolation.waited_s > 0 for r in measured)  # Snakemake started them together; the lock kept them apart
+    spans.sort()
+    for (_, end, *first), (start, _, *second) in zip(spans, spans[1:]):
+        assert end <= start, f"{first} and {second} measured at the same time"

@@ -86,24 +86,45 @@ def _class_files(root: Path) -> dict[str, list[Path]]:
     return classes
 
 
+HELD_OUT_FOLDERS = ("val", "valid", "validation", "test")  # names a held-out split goes by, in order of preference
+LAYOUTS = (
+    "class folders holding images, or train/ beside one of "
+    + ", ".join(f"{name}/" for name in HELD_OUT_FOLDERS)
+    + ", each holding class folders"
+)
+
+
+def _splits(src: Path) -> dict[str, Path] | None:
+    """The train and held-out folders of a tree that has them; None for a tree of class folders."""
+    if not (src / "train").is_dir():
+        return None
+    held_out = next((src / name for name in HELD_OUT_FOLDERS if (src / name).is_dir()), None)
+    if held_out is None:
+        raise BenchError(f"data.path: {src} has train/ but no held-out split (expected {LAYOUTS})")
+    return {"train": src / "train", "val": held_out}
+
+
+def _chosen_files(src: Path, val_fraction: float, seed: int) -> tuple[list[str], dict[str, list]]:
+    splits = _splits(src)
+    if splits is not None:
+        files = {split: _class_files(folder) for split, folder in splits.items()}
+        if set(files["train"]) != set(files["val"]):
+            raise BenchError(f"data.path: {splits['train']} and {splits['val']} hold different class folders")
+        classes = sorted(files["train"])
+        return classes, {s: [(f, c) for c in classes for f in files[s].get(c, [])] for s in files}
+    per_class = _class_files(src)
+    classes = sorted(per_class)
+    files = [(f, c) for c in classes for f in per_class[c]]
+    train_idx, val_idx = _stratified_split([classes.index(c) for _, c in files], val_fraction, seed)
+    return classes, {"train": [files[i] for i in train_idx], "val": [files[i] for i in val_idx]}
+
+
 def copy_imagefolder(src: Path, out_root: Path, image_size: int, val_fraction: float, seed: int) -> dict:
-    """Resize a user's ImageFolder tree into `out_root`, keeping its train/ and val/ split if it has one."""
-    if (src / "train").is_dir() and (src / "val").is_dir():
-        splits = {"train": _class_files(src / "train"), "val": _class_files(src / "val")}
-        if set(splits["train"]) != set(splits["val"]):
-            raise BenchError(f"data.path: {src}/train and {src}/val hold different class folders")
-        classes = sorted(splits["train"])
-        chosen = {s: [(f, c) for c in classes for f in splits[s].get(c, [])] for s in splits}
-    else:
-        per_class = _class_files(src)
-        classes = sorted(per_class)
-        files = [(f, c) for c in classes for f in per_class[c]]
-        train_idx, val_idx = _stratified_split([classes.index(c) for _, c in files], val_fraction, seed)
-        chosen = {"train": [files[i] for i in train_idx], "val": [files[i] for i in val_idx]}
+    """Resize a user's ImageFolder tree into `out_root`, keeping its train and held-out split if it has one."""
+    classes, chosen = _chosen_files(src, val_fraction, seed)
     if len(classes) < 2 or not chosen["train"] or not chosen["val"]:
         raise BenchError(
-            f"data.path: {src} needs at least two class folders holding images "
-            f"({', '.join(sorted(IMAGE_SUFFIXES))}), directly or under train/ and val/"
+            f"data.path: {src} needs at least two class folders holding images ({', '.join(sorted(IMAGE_SUFFIXES))}): {LAYOUTS}"
         )
     manifest = {"source": f"ImageFolder {src}", "classes": classes}
     for split, items in chosen.items():

@@ -39,16 +39,40 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def load_starting_weights(model: torch.nn.Module, path: str | Path) -> list[str]:
-    """Load weights whose names and shapes match (a different classifier is left as initialised).
+def _classifier_names(model: torch.nn.Module) -> set[str]:
+    """The state_dict names of the classifier layer, the one part a starting checkpoint may lack or differ in."""
+    head = classifier_layer(model)
+    prefix = next(name for name, module in model.named_modules() if module is head)
+    return {f"{prefix}.{key}" for key in head.state_dict()}
 
-    Returns the names of the parameters that were not taken from the file.
+
+def misfit(state: dict[str, torch.Tensor], model: torch.nn.Module, architecture: str, exempt: set[str]) -> str | None:
+    """The first tensor of a checkpoint that does not fit `model` (outside `exempt`), said in words; None if all fit."""
+    own = model.state_dict()
+    for name, tensor in state.items():
+        if name in exempt:
+            continue
+        if name not in own:
+            return f"{name} is not a tensor of {architecture}"
+        if own[name].shape != tensor.shape:
+            return f"{name} has shape {tuple(tensor.shape)} in the file and {tuple(own[name].shape)} in {architecture}"
+    if missing := sorted(set(own) - set(state) - exempt):
+        return f"it holds no {missing[0]}, which {architecture} has ({len(missing)} such tensors)"
+    return None
+
+
+def load_starting_weights(model: torch.nn.Module, path: str | Path, architecture: str) -> list[str]:
+    """Load a checkpoint of the same architecture; its classifier may differ (it is trained anew).
+
+    Every other tensor must fit, name and shape: weights of another architecture are an error that
+    names the first tensor that does not fit. Returns the names of the tensors not taken from the file.
     """
     state = read_state_dict(path)
+    classifier = _classifier_names(model)
+    if problem := misfit(state, model, architecture, classifier):
+        raise ArtifactError(f"model.weights: {path} does not fit {architecture}: {problem}")
     own = model.state_dict()
     usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    if not usable:
-        raise ArtifactError(f"{path}: none of its tensors fit {type(model).__name__}")
     model.load_state_dict(usable, strict=False)
     return sorted(set(own) - set(usable))
 

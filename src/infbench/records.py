@@ -231,8 +231,8 @@ def header(cell: Cell, status: Status, reason: str | None = None) -> dict:
     }
 
 
-def now_utc() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+def now_utc(timespec: str = "seconds") -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec=timespec)
 
 
 def error_record(cell: Cell, reason: str, retryable: bool, **fields) -> Record:

@@ -301,7 +301,7 @@ def train(manifest: dict, settings: TrainSettings) -> tuple[torch.nn.Module, dic
     model = build_model(settings.architecture, len(classes))
     history: dict = {}
     if settings.weights:
-        history["not_from_weights_file"] = load_starting_weights(model, settings.weights)
+        history["not_from_weights_file"] = load_starting_weights(model, settings.weights, settings.architecture)
         log.info("started from %s (%d tensors left initialised)", settings.weights, len(history["not_from_weights_file"]))
     model.to(device, memory_format=torch.channels_last)
     for p in model.parameters():
