@@ -249,3 +249,24 @@ def test_a_cell_that_fails_at_run_time_becomes_an_error_record(artifacts):
     assert record["reason"].startswith(("InvalidArgument:", "Fail:", "RuntimeException:"))
     assert "timing" not in record
     assert record["versions"]["onnxruntime"]
+
+
+def test_what_onnx_runtime_says_about_fallback_modes_is_kept_for_the_record():
+    from infbench.backends.onnxruntime import RUNTIME
+
+    logged = [
+        "\x1b[0;93m2026-11-30 10:02:11.1 [W:onnxruntime:, conv.cc:420 UpdateState] OP Conv(node_Conv_842) running in "
+        "Fallback mode. May be extremely slow.\x1b[m",
+        "2026-11-30 10:02:11.2 [W:onnxruntime:, conv.cc:420 UpdateState] OP Conv(node_Conv_850) running in Fallback mode. "
+        "May be extremely slow.",
+        "No execution plans support the graph",
+        "an unrelated line",
+    ]
+    notes = RUNTIME.run_time_notes(logged)
+    assert notes == [
+        "a node ran in ONNX Runtime's fallback mode (slow path): 2 time(s), first: OP Conv(node_Conv_842) running in "
+        "Fallback mode. May be extremely slow.",
+        "cuDNN's frontend found no execution plan for a convolution and searched again: 1 time(s), first: "
+        "No execution plans support the graph",
+    ]
+    assert RUNTIME.run_time_notes(["all good"]) == []

@@ -1,0 +1,35 @@
+"""Write the files generated from the code: config/README.md (from the config schema) and the record's JSON Schema.
+
+    python tools/write_docs.py
+
+tests/test_docs.py fails when either is out of date.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from infbench.configdoc import config_readme  # noqa: E402
+from infbench.records import record_json_schema  # noqa: E402
+
+CONFIG_SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+GENERATED = {
+    REPO / "config" / "README.md": lambda: config_readme(CONFIG_SCHEMA),
+    REPO / "workflow" / "schemas" / "record.schema.json": lambda: json.dumps(record_json_schema(), indent=2) + "\n",
+}
+
+
+def main() -> int:
+    for path, make in GENERATED.items():
+        path.write_text(make())
+        print(f"wrote {path.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
