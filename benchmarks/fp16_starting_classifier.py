@@ -48,7 +48,7 @@ class _KeepClassifier:
 
 def _train(manifest: dict, size: int, start: str) -> torch.nn.Module:
     settings = training.TrainSettings("resnet50", size, "all", 32, None, "cpu", 0, 2,
-                                      training.HeadSettings(400, 100, 0.01, 0.1, 0.3), training.AllSettings(None, 20, 0.02, 64))
+                                      training.HeadSettings(400, 100, 0.01, 0.1), training.AllSettings(None, 20, 0.02, 64))
     torch.manual_seed(0)
     model = build_model("resnet50", len(manifest["classes"])).to(memory_format=torch.channels_last)
     for p in model.parameters():

@@ -2,7 +2,7 @@
 
 from infbench.artifacts import read_json, write_json
 from infbench.availability import tensorrt_missing
-from infbench.backends.base import BUILD_RECORD
+from infbench.backends.base import BUILD_RECORD, skipped_build
 from infbench.backends.tensorrt import EngineSpec, build_engine
 from infbench.scripting import step
 
@@ -12,7 +12,7 @@ def main(smk) -> None:
         folder = smk.output.folder
         if reason := tensorrt_missing():  # this machine has no TensorRT or no GPU: the cell says so
             log.info("not built: %s", reason)
-            write_json(f"{folder}/{BUILD_RECORD}", {"status": "skipped", "reason": reason})
+            write_json(f"{folder}/{BUILD_RECORD}", skipped_build(reason))
             return
         card = read_json(smk.input.card)
         spec = EngineSpec(

@@ -4,7 +4,7 @@ import numpy as np
 
 from infbench.artifacts import read_json, write_json
 from infbench.availability import torch2trt_missing
-from infbench.backends.base import BUILD_RECORD, CellRequest
+from infbench.backends.base import BUILD_RECORD, CellRequest, skipped_build
 from infbench.backends.torch2trt import build_module
 from infbench.catalog import BACKENDS
 from infbench.reference import load_eval_set
@@ -16,7 +16,7 @@ def main(smk) -> None:
         folder = smk.output.folder
         if reason := torch2trt_missing():  # this machine has no torch2trt, TensorRT or GPU: the cell says so
             log.info("not built: %s", reason)
-            write_json(f"{folder}/{BUILD_RECORD}", {"status": "skipped", "reason": reason})
+            write_json(f"{folder}/{BUILD_RECORD}", skipped_build(reason))
             return
         card = read_json(smk.input.card)
         batch = int(smk.wildcards.batch)

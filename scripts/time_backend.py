@@ -8,7 +8,7 @@ from infbench.catalog import BACKENDS
 from infbench.cells import Cell
 from infbench.harness import MeasurePolicy, WarmupPolicy
 from infbench.parity import Tolerance
-from infbench.records import Isolation, Record, error_record, now_utc, write_record
+from infbench.records import SKIPPED, Isolation, Record, error_record, now_utc, write_record
 from infbench.reference import load_eval_set
 from infbench.runner import run_cell
 from infbench.scripting import attempt_log, failed_log, held_lock, step
@@ -76,7 +76,7 @@ def measure(smk, cell: Cell, log) -> Record:
         "attempt": int(smk.resources.attempt), "measure_again": smk.params.measure_again, "code": smk.params.code,
         "isolation": Isolation(lock=held.path, waited_s=held.waited_s, started_utc=started, ended_utc=now_utc("microseconds")),
     }
-    if record.status != "skipped" and record.model_info is not None:
+    if record.status != SKIPPED and record.model_info is not None:
         artifacts = {role: {"path": p, "sha256": sha256(p)} for role, p in request.artifacts.items() if Path(p).is_file()}
         extra["model_info"] = record.model_info.model_copy(update={"artifacts": artifacts})
     for role in BUILD_ROLES:

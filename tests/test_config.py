@@ -24,7 +24,7 @@ def test_empty_config_gets_every_default():
     assert config["benchmark"]["warmup"]["mode"] == "adaptive"
     assert config["parity"]["images"] == 256
     assert set(config["parity"]["tolerances"]["fp16"]) == {"max_rel_diff", "min_cosine", "min_top1_agreement", "min_accuracy_ratio"}
-    assert config["train"]["trainable"] == "auto" and config["train"]["head"]["residual_scale"] == 0.3
+    assert config["train"]["trainable"] == "auto" and config["train"]["residual_scale"] == 0.3
     assert len(config["benchmark"]["backends"]) == 8 and "openvino" in config["benchmark"]["backends"]
 
 

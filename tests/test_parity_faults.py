@@ -45,7 +45,7 @@ def trained(tmp_path_factory):
 
     def settings(seed):
         return TrainSettings("resnet18", SIZE, "head", 32, None, "cpu", seed, 2,
-                             HeadSettings(400, 100, 0.01, 0.1, 0.3), AllSettings(None, 1, 0.01))
+                             HeadSettings(400, 100, 0.01, 0.1), AllSettings(None, 1, 0.01))
 
     model, summary = train(manifest, settings(0))
     other, _ = train(manifest, settings(1))  # another checkpoint of the same architecture and data

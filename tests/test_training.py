@@ -18,7 +18,7 @@ def digits(tmp_path_factory):
 
 
 def _settings(trainable, **all_settings):
-    return TrainSettings("resnet18", SIZE, trainable, 32, 128, "cpu", 0, 2, HeadSettings(200, 30, 0.01, 0.1, 0.3),
+    return TrainSettings("resnet18", SIZE, trainable, 32, 128, "cpu", 0, 2, HeadSettings(200, 30, 0.01, 0.1),
                          AllSettings(**{"max_images": 400, "epochs": 5, "learning_rate": 0.02, "batch_size": 64, **all_settings}))
 
 

@@ -24,7 +24,6 @@ class HeadSettings:
     epochs: int  # passes over the cached features
     learning_rate: float
     weight_decay: float
-    residual_scale: float  # ResNets with random weights: residual branches scaled down after calibration
 
 
 @dataclass(frozen=True)
@@ -50,6 +49,7 @@ class TrainSettings:
     head: HeadSettings
     all: AllSettings
     weights: str | None = None
+    residual_scale: float = 0.3  # ResNets with random weights: residual branches scaled down after calibration
 
     @classmethod
     def from_params(cls, params: dict) -> TrainSettings:
@@ -162,13 +162,52 @@ def _prepare_backbone(model, paths, settings, device, history) -> None:
         # Random BatchNorm statistics would make a frozen backbone's features meaningless.
         calibration = paths[: min(len(paths), 4 * settings.batch_size)]
         history["batchnorm_calibration_images"] = _calibrate_batchnorm(model, calibration, settings, device)
-        if settings.head.residual_scale != 1.0:
-            history["scaled_residual_branches"] = scale_residual_branches(model, settings.head.residual_scale)
+        if settings.residual_scale != 1.0:
+            history["scaled_residual_branches"] = scale_residual_branches(model, settings.residual_scale)
     model.eval()
 
 
+@dataclass(frozen=True)
+class Stage:
+    """One way of training, as the shared epoch loop runs it."""
+
+    name: str  # "head" or "all", the key of its epochs in the history
+    epochs: int
+    batch_size: int
+    examples: int
+    log_every: int  # epochs between log lines
+    step: object  # (indices) -> (loss tensor, logits): one optimisation step on those examples
+    before_epoch: object = None  # () -> None, e.g. model.train()
+
+
+def _run_epochs(stage: Stage, labels: torch.Tensor, generator: torch.Generator, history: dict) -> None:
+    """The epoch loop both ways of training share: shuffled batches, a step each, the loss and accuracy per epoch."""
+    for epoch in range(1, stage.epochs + 1):
+        if stage.before_epoch is not None:
+            stage.before_epoch()
+        order = torch.randperm(stage.examples, generator=generator).to(labels.device)
+        progress = Progress(f"{stage.name} epoch {epoch}/{stage.epochs}, examples", stage.examples)
+        total_loss, correct, done = 0.0, 0, 0
+        for idx in _batches(order, stage.batch_size):
+            loss, logits = stage.step(idx)
+            total_loss += loss.item() * len(idx)
+            correct += int((logits.argmax(1) == labels[idx]).sum())
+            done += len(idx)
+            progress.update(done, f", loss {total_loss / done:.4f}")
+        _log_epoch(history, epoch, stage.epochs, total_loss / stage.examples, correct / stage.examples, stage.name,
+                   stage.log_every)
+
+
+def _sgd_step(optimizer, loss, schedule=None) -> None:
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    if schedule is not None:
+        schedule.step()
+
+
 @torch.enable_grad()  # whatever the caller's mode: the classifier is trained by gradient descent
-def _train_head(model, manifest, train, settings, device, history) -> None:
+def _train_head(model, train, labels, settings, device, history) -> None:
     """Train the classifier layer on a frozen backbone's cached features.
 
     The layer is trained on standardised features (each dimension to mean 0 and standard deviation 1,
@@ -178,28 +217,21 @@ def _train_head(model, manifest, train, settings, device, history) -> None:
     which magnifies every rounding error of fp16 and bf16 backends.
     """
     head = classifier_layer(model)
-    paths = [p for p, _ in train]
-    _prepare_backbone(model, paths, settings, device, history)
-    features = _head_inputs(model, head, paths, settings, device, "backbone features, training images")
+    features = _head_inputs(model, head, [p for p, _ in train], settings, device, "backbone features, training images")
     mean, std = features.mean(0), features.std(0)
     std = std.clamp(min=max(0.5 * float(std.median()), 1e-6))
     standardised = (features - mean) / std
-    labels = torch.tensor(_labels(train, manifest["classes"]), device=device)
     linear = torch.nn.Linear(features.shape[1], head.out_features).to(device)
     optimizer = torch.optim.AdamW(linear.parameters(), lr=settings.head.learning_rate, weight_decay=settings.head.weight_decay)
-    generator = torch.Generator(device="cpu").manual_seed(settings.seed)
-    for epoch in range(1, settings.head.epochs + 1):
-        order = torch.randperm(len(features), generator=generator).to(device)
-        total_loss, correct = 0.0, 0
-        for idx in _batches(order, settings.batch_size):
-            logits = linear(standardised[idx])
-            loss = torch.nn.functional.cross_entropy(logits, labels[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total_loss += loss.item() * len(idx)
-            correct += int((logits.argmax(1) == labels[idx]).sum())
-        _log_epoch(history, epoch, settings.head.epochs, total_loss / len(features), correct / len(features), every=10)
+
+    def step(idx):
+        logits = linear(standardised[idx])
+        loss = torch.nn.functional.cross_entropy(logits, labels[idx])
+        _sgd_step(optimizer, loss)
+        return loss, logits
+
+    stage = Stage("head", settings.head.epochs, settings.batch_size, len(features), log_every=10, step=step)
+    _run_epochs(stage, labels, torch.Generator(device="cpu").manual_seed(settings.seed), history)
     with torch.no_grad():
         head.weight.copy_(linear.weight / std)
         head.bias.copy_(linear.bias - (linear.weight / std) @ mean)
@@ -216,49 +248,39 @@ def _shifted(x: torch.Tensor, generator: torch.Generator, max_shift: int) -> tor
 
 
 @torch.enable_grad()
-def _train_all(model, manifest, train, settings, device, history) -> None:
+def _train_all(model, train, labels, settings, device, history) -> None:
     """Train every layer (SGD with momentum, one-cycle schedule, small random shifts) from the prepared backbone.
 
     The classifier starts from PyTorch's own initialisation, not from a classifier fitted on the
     frozen features: that one's large logits drive large first gradients, and the first
-    BatchNorm's running variance ends beyond fp16's range (1.7e5 at 32x32 on the CPU), which
-    `model.half()` turns into infinity: every fp16 cell of the first H200 run was a mismatch.
-    Started afresh, the logits stay near 25 and fp16 passes (benchmarks/fp16_starting_classifier.py).
+    BatchNorm's running variance ends beyond fp16's range, which `model.half()` turns into
+    infinity. Started afresh, the logits stay small and fp16 passes
+    (benchmarks/fp16_starting_classifier.py).
     """
     classifier_layer(model).reset_parameters()
     images = _to_model(load_images([p for p, _ in train], settings.image_size), device)
-    labels = torch.tensor(_labels(train, manifest["classes"]), device=device)
-    epochs = settings.all.epochs
     batch_size = settings.all.batch_size
-    steps = epochs * -(-len(images) // batch_size)
+    steps = settings.all.epochs * -(-len(images) // batch_size)
     optimizer = torch.optim.SGD(model.parameters(), lr=settings.all.learning_rate, momentum=0.9, weight_decay=5e-4, nesterov=True)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings.all.learning_rate, total_steps=steps, pct_start=0.15)
     generator = torch.Generator(device="cpu").manual_seed(settings.seed)
     max_shift = settings.image_size // 16
     for p in model.parameters():
         p.requires_grad_(True)
-    for epoch in range(1, epochs + 1):
-        model.train()
-        order = torch.randperm(len(images), generator=generator).to(device)
-        progress = Progress(f"epoch {epoch}/{epochs}, images", len(order))
-        total_loss, correct, done = 0.0, 0, 0
-        for idx in _batches(order, batch_size):
-            x = _shifted(images[idx], generator, max_shift).contiguous(memory_format=torch.channels_last)
-            logits = model(x)
-            loss = torch.nn.functional.cross_entropy(logits, labels[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            total_loss += loss.item() * len(idx)
-            correct += int((logits.argmax(1) == labels[idx]).sum())
-            done += len(idx)
-            progress.update(done, f", loss {total_loss / done:.4f}")
-        _log_epoch(history, epoch, epochs, total_loss / len(order), correct / len(order), stage="all")
+
+    def step(idx):
+        x = _shifted(images[idx], generator, max_shift).contiguous(memory_format=torch.channels_last)
+        logits = model(x)
+        loss = torch.nn.functional.cross_entropy(logits, labels[idx])
+        _sgd_step(optimizer, loss, schedule)
+        return loss, logits
+
+    stage = Stage("all", settings.all.epochs, batch_size, len(images), log_every=1, step=step, before_epoch=model.train)
+    _run_epochs(stage, labels, generator, history)
     model.eval()
 
 
-def _log_epoch(history, epoch, epochs, loss, accuracy, stage="head", every=1) -> None:
+def _log_epoch(history, epoch, epochs, loss, accuracy, stage, every) -> None:
     history.setdefault(f"{stage}_epochs", []).append({"epoch": epoch, "loss": round(loss, 6), "train_top1": round(accuracy, 6)})
     if epoch % every == 0 or epoch == epochs:
         log.info("%s epoch %d/%d: loss %.4f, training top-1 %.3f", stage, epoch, epochs, loss, accuracy)
@@ -286,16 +308,34 @@ def _accuracy(model, val_set, classes, settings, device) -> float:
     return float((predictions == labels).float().mean())
 
 
-def train(manifest: dict, settings: TrainSettings) -> tuple[torch.nn.Module, dict]:
-    """Train the configured classifier on the manifest's images; return the CPU model and its training summary."""
+TRAINERS = {"head": _train_head, "all": _train_all}
+
+
+def _training_images(manifest: dict, settings: TrainSettings, trainable: str) -> list:
+    cap = settings.head.max_images if trainable == "head" else settings.all.max_images
+    return manifest["train"][:cap] if cap else manifest["train"]
+
+
+def _start(settings: TrainSettings) -> torch.device:
     torch.set_num_threads(settings.threads)
     random.seed(settings.seed)
     np.random.seed(settings.seed)
     torch.manual_seed(settings.seed)
     device = resolve_device(settings.device)
-    trainable = resolve_trainable(settings.trainable, device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # training speed only; the timing cells set their own flags
+    return device
+
+
+def train(manifest: dict, settings: TrainSettings) -> tuple[torch.nn.Module, dict]:
+    """Train the configured classifier on the manifest's images; return the CPU model and its training summary.
+
+    Both ways of training share their shape: the backbone is prepared on the training images (from
+    random weights: BatchNorm calibrated, residual branches scaled), then the head alone or every
+    layer is trained by the same epoch loop.
+    """
+    device = _start(settings)
+    trainable = resolve_trainable(settings.trainable, device)
     classes = manifest["classes"]
     val_set = manifest["val"][: settings.max_val_images] if settings.max_val_images else manifest["val"]
     model = build_model(settings.architecture, len(classes))
@@ -306,29 +346,20 @@ def train(manifest: dict, settings: TrainSettings) -> tuple[torch.nn.Module, dic
     model.to(device, memory_format=torch.channels_last)
     for p in model.parameters():
         p.requires_grad_(False)
+    train_set = _training_images(manifest, settings, trainable)
+    log.info("training %s of %s on %s: %d training images, %d classes",
+             "the classifier layer" if trainable == "head" else "every layer", settings.architecture, device,
+             len(train_set), len(classes))
     start = time.perf_counter()
-    if trainable == "head":
-        train_set = manifest["train"][: settings.head.max_images] if settings.head.max_images else manifest["train"]
-        log.info("training the classifier layer of %s on %s: %d training images, %d classes",
-                 settings.architecture, device, len(train_set), len(classes))
-        _train_head(model, manifest, train_set, settings, device, history)
-    else:
-        train_set = manifest["train"][: settings.all.max_images] if settings.all.max_images else manifest["train"]
-        log.info("training every layer of %s on %s: %d training images, %d classes",
-                 settings.architecture, device, len(train_set), len(classes))
-        _prepare_backbone(model, [p for p, _ in train_set], settings, device, history)
-        _train_all(model, manifest, train_set, settings, device, history)
+    _prepare_backbone(model, [p for p, _ in train_set], settings, device, history)
+    labels = torch.tensor(_labels(train_set, classes), device=device)
+    TRAINERS[trainable](model, train_set, labels, settings, device, history)
     train_seconds = time.perf_counter() - start
     accuracy = _accuracy(model, val_set, classes, settings, device)
     log.info("held-out top-1 accuracy %.4f on %d images (training took %.1f s)", accuracy, len(val_set), train_seconds)
     summary = {
-        "device": str(device),
-        "trainable": trainable,
-        "threads": torch.get_num_threads(),
-        "train_images": len(train_set),
-        "val_images": len(val_set),
-        "val_top1": round(accuracy, 6),
-        "train_seconds": round(train_seconds, 3),
+        "device": str(device), "trainable": trainable, "threads": torch.get_num_threads(), "train_images": len(train_set),
+        "val_images": len(val_set), "val_top1": round(accuracy, 6), "train_seconds": round(train_seconds, 3),
         "history": history,
     }
     for p in model.parameters():

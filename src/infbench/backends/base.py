@@ -135,6 +135,12 @@ def captured_stderr() -> Iterator[list[str]]:
 
 
 BUILD_RECORD = "build.json"  # in every build folder: what was built, or why nothing was
+BUILD_SKIPPED = "skipped"  # a build.json's status where the machine cannot build
+
+
+def skipped_build(reason: str) -> dict:
+    """The build.json of a machine that cannot build: the cell it was for is skipped with `reason`."""
+    return {"status": BUILD_SKIPPED, "reason": reason}
 
 
 def read_build(folder: str) -> dict:
@@ -147,6 +153,6 @@ def read_build(folder: str) -> dict:
         build = read_json(path)
     except (OSError, ValueError) as exc:
         raise ArtifactError(f"{path}: not a readable build record ({exc})") from exc
-    if build.get("status") == "skipped":
+    if build.get("status") == BUILD_SKIPPED:
         raise BackendUnavailable(build["reason"])
     return build

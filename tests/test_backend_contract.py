@@ -1,0 +1,75 @@
+"""The backend contract: every catalogued backend implements it, and a new one is added by an entry and a module."""
+
+import numpy as np
+import pytest
+from conftest import make_artifacts
+
+from infbench.backends import implementation
+from infbench.backends.base import CellRequest, Runtime
+from infbench.catalog import BACKENDS, Backend
+from infbench.harness import WarmupPolicy
+from infbench.parity import Tolerance
+from infbench.records import Record
+from infbench.reference import load_eval_set, save_eval_set
+from infbench.runner import run_cell
+from infbench.variants import OnnxRuntimeOptions, OpenVINOOptions, Options, PyTorchOptions, TensorRTOptions, Variant
+
+OPTIONS = {"infbench.backends.pytorch": PyTorchOptions, "infbench.backends.onnxruntime": OnnxRuntimeOptions,
+           "infbench.backends.tensorrt": TensorRTOptions, "infbench.backends.openvino": OpenVINOOptions,
+           "infbench.backends.torch2trt": Options}
+
+
+@pytest.mark.parametrize("name", list(BACKENDS))
+def test_every_backend_implements_the_interface_and_declares_its_variants_as_data(name):
+    backend = BACKENDS[name]
+    assert isinstance(implementation(name), Runtime)  # importable here, without a GPU or TensorRT
+    for variant in backend.variants:
+        assert type(variant.options) is OPTIONS[backend.module], (name, variant.name)
+
+
+def test_variant_options_are_checked_when_declared():
+    with pytest.raises(ValueError, match="compile_mode 'fast' is not one of"):
+        PyTorchOptions(compile_mode="fast")
+    with pytest.raises(ValueError, match="CUDA graphs come from torch.compile"):
+        PyTorchOptions(cuda_graph=True)
+    with pytest.raises(ValueError, match="builder_level 7 is not between 0 and 5"):
+        TensorRTOptions(builder_level=7)
+    with pytest.raises(ValueError, match="two variants share a name"):
+        Backend(name="x", title="X", row="CPU", device="cpu", artifact="onnx", libraries=(), module="m",
+                variants=(Variant(name="a", label="a", description="a"), Variant(name="a", label="b", description="b")))
+
+
+TOY = Backend(
+    name="onnx_reference", title="ONNX reference evaluator", row="CPU", device="cpu", artifact="onnx",
+    libraries=("onnx", "numpy"), module="toy_backend",
+    variants=(Variant(name="default", label="reference evaluator", description="onnx.reference.ReferenceEvaluator"),),
+    unsupported={"fp16": "fp16 not supported by this toy (it runs the fp32 export)"},
+)
+
+
+@pytest.fixture
+def toy(monkeypatch, tmp_path):
+    monkeypatch.setitem(BACKENDS, TOY.name, TOY)
+    save_eval_set(tmp_path / "eval_set.npz", make_artifacts(tmp_path, 32, 10, n_images=4))
+    return tmp_path
+
+
+def _request(root, precision="fp32"):
+    return CellRequest(TOY, precision, 2, {"onnx": str(root / "onnx_model.onnx")}, "resnet18", 10, 32, threads=2)
+
+
+def test_a_backend_added_by_a_catalogue_entry_and_a_module_is_measured_like_every_other(toy):
+    record = run_cell(_request(toy), load_eval_set(toy / "eval_set.npz"), 2, WarmupPolicy(mode="fixed", iterations=1),
+                      Tolerance(1e-4, 0.99999, 1.0), 0.1)
+    assert isinstance(record, Record) and record.status == "ok", record.reason
+    assert record.runtime == "ONNX reference evaluator" and record.variant == "default"
+    assert record.parity.passed and record.parity.max_rel_diff < 1e-4  # it computes what PyTorch computes
+    assert record.timing.end_to_end.host_ms.n == 2 and record.timing.device_resident is None
+    assert record.settings["evaluator"] == "onnx.reference.ReferenceEvaluator"
+    assert np.isfinite(record.timing.end_to_end.throughput_ips)
+
+
+def test_a_precision_a_backend_never_runs_is_skipped_with_the_catalogues_reason(toy):
+    record = run_cell(_request(toy, "fp16"), load_eval_set(toy / "eval_set.npz"), 2, WarmupPolicy(mode="fixed", iterations=1),
+                      Tolerance(1e-2, 0.999, 1.0), 0.1)
+    assert record.status == "skipped" and record.reason == "fp16 not supported by this toy (it runs the fp32 export)"
