@@ -1,7 +1,7 @@
-"""Compare ONNX Runtime's outputs for onnx_model.onnx with PyTorch's; fail beyond tolerance."""
+"""Compare ONNX Runtime's outputs for onnx_model.onnx with PyTorch's, at every batch size the cells use; fail beyond tolerance."""
 
-from infbench.artifacts import write_json
-from infbench.export import check_with_onnxruntime
+from infbench.artifacts import read_json, write_json
+from infbench.export import check_with_onnxruntime, export_failure
 from infbench.parity import Tolerance
 from infbench.reference import load_eval_set
 from infbench.scripting import step
@@ -9,12 +9,17 @@ from infbench.scripting import step
 
 def main(smk) -> None:
     with step(smk) as log:
+        if reason := export_failure(read_json(smk.input.info)):
+            write_json(smk.output[0], {"status": "skipped", "reason": reason})
+            log.info("not checked: %s", reason)
+            return
         eval_set = load_eval_set(smk.input.eval_set)
-        result = check_with_onnxruntime(smk.input.onnx, eval_set, Tolerance(**smk.params.tolerance), smk.params.cpu_threads)
+        result = check_with_onnxruntime(smk.input.onnx, eval_set, Tolerance(**smk.params.tolerance), smk.params.cpu_threads,
+                                        tuple(smk.params.batch_sizes))
         write_json(smk.output[0], result)
         log.info(
-            "ONNX Runtime %s matches PyTorch on %d images: max relative diff %.3g, top-1 agreement %.3f",
-            result["onnxruntime"], result["images"], result["max_rel_diff"], result["top1_agreement"],
+            "ONNX Runtime %s matches PyTorch on %d images: max relative diff %.3g, top-1 agreement %.3f; batch sizes: %s",
+            result["onnxruntime"], result["images"], result["max_rel_diff"], result["top1_agreement"], result["batch_sizes"],
         )
 
 

@@ -6,9 +6,10 @@ from infbench.artifacts import read_json, sha256
 from infbench.backends.base import BUILD_RECORD, CellRequest
 from infbench.catalog import BACKENDS
 from infbench.cells import Cell
+from infbench.export import export_failure
 from infbench.harness import MeasurePolicy, WarmupPolicy
 from infbench.parity import Tolerance
-from infbench.records import SKIPPED, Isolation, Record, error_record, now_utc, write_record
+from infbench.records import SKIPPED, Isolation, Record, error_record, header, now_utc, write_record
 from infbench.reference import load_eval_set
 from infbench.runner import run_cell
 from infbench.scripting import attempt_log, failed_log, held_lock, step
@@ -61,6 +62,14 @@ def cell_request(smk, cell: Cell) -> CellRequest:
     )
 
 
+def without_model_record(smk, cell: Cell) -> Record | None:
+    """The cell's skip where its model could not be exported to ONNX (the exporter's own message)."""
+    if "onnx_info" not in smk.input.keys() or not (reason := export_failure(read_json(smk.input.onnx_info))):
+        return None
+    return Record(**header(cell, SKIPPED, f"no ONNX model: {reason}"), measure_again=smk.params.measure_again,
+                  code=smk.params.code)
+
+
 def measure(smk, cell: Cell, log) -> Record:
     settings = smk.params.settings
     request = cell_request(smk, cell)
@@ -89,7 +98,7 @@ def main(smk) -> None:
     cell = Cell(smk.wildcards.machine, smk.wildcards.model, smk.params.backend, smk.wildcards.variant,
                 smk.wildcards.precision, int(smk.wildcards.batch))
     with step(smk, measures=True) as log:
-        record = killed_attempt_record(smk, cell) or measure(smk, cell, log)
+        record = killed_attempt_record(smk, cell) or without_model_record(smk, cell) or measure(smk, cell, log)
         write_record(smk.output.record, record)
         log.info("%s: %s%s", smk.output.record, record.status, f" ({record.reason})" if record.reason else "")
 

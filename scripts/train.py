@@ -14,6 +14,7 @@ def main(smk) -> None:
         model, summary = train(manifest, settings)
         save_state_dict(model, smk.output.weights)
         card = {
+            "name": smk.wildcards.model,
             "architecture": settings.architecture,
             "classes": manifest["classes"],
             "num_classes": len(manifest["classes"]),
@@ -25,7 +26,7 @@ def main(smk) -> None:
             "batch_size": settings.batch_size,
             "settings": {"head": vars(settings.head), "all": vars(settings.all)},
             **summary,
-            "versions": imported_versions(["torch", "torchvision", "numpy", "pillow"]),
+            "versions": imported_versions(["torch", "torchvision", "timm", "numpy", "pillow"]),
         }
         write_json(smk.output.card, card)
         log.info("wrote %s (held-out top-1 %.3f)", smk.output.weights, summary["val_top1"])

@@ -255,7 +255,7 @@ def test_records_are_validated_and_a_bad_one_is_named_with_what_is_wrong(tmp_pat
 
 def test_chart_has_a_line_per_runtime_variant_and_precision(tmp_path, rows):
     series = lines(rows)
-    assert series[("local", "PyTorch, CUDA", "torch.compile + CUDA graphs", "fp16")] == [
+    assert series[("local", "resnet50", "PyTorch, CUDA", "torch.compile + CUDA graphs", "fp16")] == [
         (1, 0.61, pytest.approx(1000 / 0.61)), (32, 1.6, pytest.approx(20000))
     ]
     plot(rows, tmp_path / "l.png", tmp_path / "l.svg")

@@ -352,3 +352,51 @@ def test_measurements_never_overlap_whatever_resources_the_command_line_gives(wo
     spans.sort()
     for (_, end, *first), (start, _, *second) in zip(spans, spans[1:]):
         assert end <= start, f"{first} and {second} measured at the same time"
+
+
+TWO_MODELS = {
+    **TINY_CONFIG,
+    "models": [{"architecture": "resnet18"}, {"architecture": "mobilenet_v3_small", "name": "mobilenet"}],
+    "benchmark": {**TINY_CONFIG["benchmark"], "backends": ["pytorch_cpu", "onnxruntime_cpu"]},
+}
+
+
+@pytest.fixture(scope="module")
+def two_models(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("two-models")
+    write_config(workdir, TWO_MODELS)
+    shutil.copy(REPO / "tests" / "tiny_net.py", workdir / "tiny_net.py")  # a user's own model, in the working directory
+    result = snakemake(workdir, "--cores", "2", "results/table.md")
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir
+
+
+def test_several_models_are_measured_each_in_its_own_cells_and_compared_across(two_models):
+    records = {p.relative_to(two_models / "results" / "records").parts[:3]
+               for p in (two_models / "results" / "records").rglob("*.json")}
+    assert records == {("local", model, backend) for model in ("resnet18", "mobilenet") for backend in ("pytorch_cpu", "onnxruntime_cpu")}
+    summary = json.loads((two_models / "results" / "summary.json").read_text())
+    assert list(summary["models"]) == ["resnet18", "mobilenet"]
+    assert summary["models"]["mobilenet"]["card"]["architecture"] == "mobilenet_v3_small"
+    markdown = (two_models / "results" / "table.md").read_text()
+    for heading in ("## Across models", "### Latency, batch 1", "### Throughput", "## resnet18", "## mobilenet"):
+        assert heading in markdown, heading
+    matrix = _table_rows(markdown.split("### Latency, batch 1")[1].strip(), "| Model")
+    assert set(matrix) == {"resnet18", "mobilenet"}
+    assert all("top-1 " in cell for cells in matrix.values() for cell in cells)  # accuracy beside each number
+    assert len(list((two_models / "results" / "data").iterdir())) == 1  # one image size: the data is prepared once
+
+
+def test_adding_a_model_reruns_nothing_of_the_models_already_measured(two_models):
+    config = {**TWO_MODELS, "models": [*TWO_MODELS["models"], {"architecture": "tiny_net:build", "name": "tiny"}]}
+    write_config(two_models, config)
+    try:
+        result = snakemake(two_models, "-n", "--cores", "1", "results/table.md")
+    finally:
+        write_config(two_models, TWO_MODELS)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    planned = re.findall(r"^\s+wildcards: (.*)$", output, re.MULTILINE)
+    assert planned and all("model=tiny" in line for line in planned), planned
+    assert _planned_jobs(output) == {"train", "reference_outputs", "export_onnx", "check_onnx", "time_pytorch_cpu",
+                                     "time_onnxruntime_cpu", "aggregate"}

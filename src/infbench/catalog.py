@@ -1,4 +1,4 @@
-"""What the benchmark knows about: model architectures, backends, precisions and libraries.
+"""What the benchmark knows about: backends, their variants, precisions and libraries.
 
 Pure data, no heavy imports: the Snakefile reads it while building the DAG.
 """
@@ -8,24 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from infbench.variants import OnnxRuntimeOptions, OpenVINOOptions, PyTorchOptions, TensorRTOptions, Variant
-
-# torchvision classifiers the workflow can train and export, with the smallest
-# square input each can take (five stride-2 stages bring 32 px down to 1 px).
-ARCHITECTURES: dict[str, int] = {
-    "resnet18": 32,
-    "resnet34": 32,
-    "resnet50": 32,
-    "resnet101": 32,
-    "resnet152": 32,
-    "mobilenet_v2": 32,
-    "mobilenet_v3_small": 32,
-    "mobilenet_v3_large": 32,
-    "efficientnet_b0": 32,
-    "regnet_y_400mf": 32,
-    "convnext_tiny": 32,
-    "densenet121": 32,
-}
-MAX_IMAGE_SIZE = 1024
 
 # Rows and columns of the study's table.
 ROWS = ("CPU", "CUDA (GPU)", "TensorRT (GPU)")
@@ -58,6 +40,7 @@ LIBRARIES: dict[str, Library] = {
         Library("scikit-learn", "sklearn", ("scikit-learn",)),
         Library("torch", "torch", ("torch",)),
         Library("torchvision", "torchvision", ("torchvision",)),
+        Library("timm", "timm", ("timm",)),
         Library("onnx", "onnx", ("onnx",)),
         Library("onnxscript", "onnxscript", ("onnxscript",)),
         Library(

@@ -9,8 +9,10 @@ from typing import Any
 import jsonschema
 import yaml
 
-from infbench.catalog import ARCHITECTURES, BACKENDS, DEVICES, MAX_IMAGE_SIZE
+from infbench.architectures import check_architecture, check_image_size, factory_search_path
+from infbench.catalog import BACKENDS, DEVICES
 from infbench.errors import ConfigError
+from infbench.modelspec import default_name
 
 
 def _with_defaults(validator_class):
@@ -38,7 +40,6 @@ def load_schema(schema_path: str | Path) -> dict:
     """The config schema, with the names the catalogue holds filled in (written once, in src/infbench/catalog.py)."""
     schema = yaml.safe_load(Path(schema_path).read_text())
     schema["$defs"]["backend"]["enum"] = list(BACKENDS)
-    schema["$defs"]["architecture"]["enum"] = list(ARCHITECTURES)
     schema["properties"]["benchmark"]["properties"]["backends"]["default"] = list(BACKENDS)
     return schema
 
@@ -108,7 +109,8 @@ def _coerce_to_branch(value: Any, branches: list[dict], root: dict) -> Any:
     return value if of_type is None else of_type
 
 
-def validate_config(config: dict[str, Any], schema_path: str | Path, workdir: str | Path = ".") -> dict[str, Any]:
+def validate_config(config: dict[str, Any], schema_path: str | Path, workdir: str | Path = ".",
+                    basedir: str | Path | None = None) -> dict[str, Any]:
     """Validate `config` in place (filling defaults) and return it; raise ConfigError on the first problem."""
     schema = load_schema(schema_path)
     coerce_strings(config, schema)
@@ -117,6 +119,7 @@ def validate_config(config: dict[str, Any], schema_path: str | Path, workdir: st
     if errors:
         error = jsonschema.exceptions.best_match(errors)
         raise ConfigError(f"{_key(error.absolute_path)}: {error.message}")
+    _check_models(config, Path(workdir), Path(basedir) if basedir else Path(schema_path).parents[2])
     _check_semantics(config, Path(workdir))
     return _normalise(config)
 
@@ -131,17 +134,35 @@ def _normalise(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+def _model_entries(config: dict[str, Any]) -> list[tuple[str, dict]]:
+    """(key, entry) of every configured model: `models[i]`, or `model` where `models` is empty."""
+    if not config["models"]:
+        return [("model", config["model"])]
+    return [(f"models[{i}]", entry) for i, entry in enumerate(config["models"])]
+
+
+def _check_models(config: dict[str, Any], workdir: Path, basedir: Path) -> None:
+    """Each model's architecture exists here, takes its image size, has its weights, and has a name of its own."""
+    search = factory_search_path(workdir, basedir)
+    names: dict[str, str] = {}
+    for key, entry in _model_entries(config):
+        check_architecture(f"{key}.architecture", entry["architecture"], search)
+        size = entry.get("image_size") or config["model"]["image_size"]
+        check_image_size(f"{key}.image_size", entry["architecture"], size)
+        if entry["weights"] is not None and not (workdir / entry["weights"]).is_file():
+            raise ConfigError(f"{key}.weights: '{entry['weights']}' does not exist (give an existing .pth file, or null)")
+        trainable = entry.get("trainable") or config["train"]["trainable"]
+        if trainable == "none" and entry["weights"] is None:
+            raise ConfigError(f"{key}: trainable none uses its weights as they are, and it has none (give {key}.weights)")
+        name = entry.get("name") or default_name(entry["architecture"])
+        if name in names:
+            raise ConfigError(f"{key}.name: '{name}' is also the name of {names[name]} (give each model a name of its own)")
+        names[name] = key
+
+
 def _check_semantics(config: dict[str, Any], workdir: Path) -> None:
-    model = config["model"]
-    arch, size = model["architecture"], model["image_size"]
-    if not ARCHITECTURES[arch] <= size <= MAX_IMAGE_SIZE:
-        raise ConfigError(
-            f"model.image_size: {arch} cannot take {size}x{size} images "
-            f"(allowed: {ARCHITECTURES[arch]} to {MAX_IMAGE_SIZE} pixels)"
-        )
-    for key, value in (("data.path", config["data"]["path"]), ("model.weights", model["weights"])):
-        if value is not None and not (workdir / value).exists():
-            raise ConfigError(f"{key}: '{value}' does not exist (give an existing path, or null)")
+    if config["data"]["path"] is not None and not (workdir / config["data"]["path"]).exists():
+        raise ConfigError(f"data.path: '{config['data']['path']}' does not exist (give an existing path, or null)")
     if config["data"]["path"] is not None and not (workdir / config["data"]["path"]).is_dir():
         raise ConfigError(f"data.path: '{config['data']['path']}' is not a directory (an ImageFolder root is needed)")
     export = config["export"]

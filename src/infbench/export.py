@@ -14,6 +14,19 @@ from infbench.parity import Tolerance, compare
 
 log = logging.getLogger("infbench")
 INPUT_NAME, OUTPUT_NAME = "input", "logits"
+EXPORTED, FAILED = "exported", "failed"  # onnx_model.json's status
+
+
+def failed_export(exporter: str, exc: BaseException) -> dict:
+    """onnx_model.json where the exporter could not take the model: its ONNX cells are skipped with this reason.
+
+    The .onnx file beside it is then empty (Snakemake needs the output to exist)."""
+    return {"status": FAILED, "exporter": exporter, "reason": f"the {exporter} exporter failed: {type(exc).__name__}: {first_line(exc)}"}
+
+
+def export_failure(info: dict) -> str | None:
+    """Why there is no ONNX model to run, or None (an info written before statuses existed is an export)."""
+    return info.get("reason", "the ONNX export failed") if info.get("status") == FAILED else None
 
 
 def export_onnx(model, image_size: int, out_path: str | Path, opset: int, exporter: str, half: bool) -> dict:
@@ -49,6 +62,7 @@ def export_onnx(model, image_size: int, out_path: str | Path, opset: int, export
         finally:
             tmp_onnx.unlink(missing_ok=True)
     return {
+        "status": EXPORTED,
         "exporter": exporter,
         "opset": written_opset,
         "dtype": "float16" if half else "float32",
@@ -58,19 +72,46 @@ def export_onnx(model, image_size: int, out_path: str | Path, opset: int, export
     }
 
 
-def check_with_onnxruntime(onnx_path: str, eval_set: dict[str, np.ndarray], tolerance: Tolerance, threads: int) -> dict:
-    """Run the ONNX model with ONNX Runtime's CPU provider and compare it with the PyTorch reference."""
+def _session(onnx_path: str, threads: int):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     try:
-        session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
     except Exception as exc:
         raise ArtifactError(f"{onnx_path}: ONNX Runtime cannot load it ({first_line(exc)})") from exc
+
+
+def check_with_onnxruntime(onnx_path: str, eval_set: dict[str, np.ndarray], tolerance: Tolerance, threads: int,
+                           batch_sizes: tuple[int, ...] = ()) -> dict:
+    """Run the ONNX model with ONNX Runtime's CPU provider and compare it with the PyTorch reference.
+
+    All held-out images in one batch, then in batches of each size in `batch_sizes`: the batch axis
+    is dynamic in every size the cells use. Outputs that differ fail the check; a batch size at which
+    ONNX Runtime cannot run the model is recorded (its cells will say the same, with the library's
+    own message).
+    """
+    import onnxruntime as ort
+
+    from infbench.parity import outputs_over
+
+    session = _session(onnx_path, threads)
     outputs = session.run([OUTPUT_NAME], {INPUT_NAME: eval_set["images"]})[0]
     result = compare(outputs, eval_set["reference"], eval_set["labels"], tolerance)
     result["onnxruntime"] = ort.__version__
+    result["batch_sizes"] = {}
+    for batch in batch_sizes:
+        try:
+            batched = outputs_over(lambda x: session.run([OUTPUT_NAME], {INPUT_NAME: x})[0], eval_set["images"], batch)
+        except Exception as exc:
+            result["batch_sizes"][str(batch)] = f"ONNX Runtime cannot run it: {type(exc).__name__}: {first_line(exc)}"
+            continue
+        check = compare(batched, eval_set["reference"], eval_set["labels"], tolerance)
+        result["batch_sizes"][str(batch)] = "passed" if check["passed"] else "; ".join(check["failures"])
+        if not check["passed"]:
+            result["passed"] = False
+            result["failures"] = result["failures"] + [f"at batch {batch}: " + "; ".join(check["failures"])]
     if not result["passed"]:
         raise BenchError(
             f"{onnx_path}: ONNX Runtime's outputs differ from PyTorch's on {len(outputs)} held-out images: "

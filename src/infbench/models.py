@@ -1,25 +1,74 @@
-"""Building torchvision classifiers and reading and writing their weights."""
+"""Building classifiers (torchvision's, timm's, a user's own) and reading and writing their weights."""
 
 from __future__ import annotations
 
+import importlib
+import os
+import sys
 from pathlib import Path
 
 import torch
-import torchvision
 
+from infbench.architectures import FACTORY, TIMM_PREFIX, kind
 from infbench.artifacts import atomic_path
-from infbench.errors import ArtifactError, first_line
+from infbench.errors import ArtifactError, BenchError, first_line
+
+REPO = Path(__file__).resolve().parents[2]
 
 
-def build_model(architecture: str, num_classes: int) -> torch.nn.Module:
-    return torchvision.models.get_model(architecture, weights=None, num_classes=num_classes)
+def _torchvision(architecture: str, num_classes: int, image_size: int | None) -> torch.nn.Module:
+    import torchvision
+
+    options: dict = {}
+    if architecture.startswith("vit_") and image_size:
+        options["image_size"] = image_size  # its position embedding is made for one patch grid
+    if architecture in ("inception_v3", "googlenet"):
+        options["aux_logits"] = False  # one output, in training as at inference
+        options["init_weights"] = True
+    return torchvision.models.get_model(architecture, weights=None, num_classes=num_classes, **options)
+
+
+def _timm(architecture: str, num_classes: int, image_size: int | None) -> torch.nn.Module:
+    import timm
+
+    name = architecture.removeprefix(TIMM_PREFIX)
+    try:
+        return timm.create_model(name, pretrained=False, num_classes=num_classes, img_size=image_size)
+    except TypeError:  # models without a fixed input size take no img_size
+        return timm.create_model(name, pretrained=False, num_classes=num_classes)
+
+
+def _factory(architecture: str, num_classes: int) -> torch.nn.Module:
+    """A user's own module: package.module:function, called with num_classes=, from the working or workflow folder."""
+    match = FACTORY.match(architecture)
+    for folder in (os.getcwd(), str(REPO)):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    try:
+        function = getattr(importlib.import_module(match["module"]), match["function"])
+        model = function(num_classes=num_classes)
+    except Exception as exc:
+        raise BenchError(f"{architecture}: building the model failed ({type(exc).__name__}: {first_line(exc)})") from exc
+    if not isinstance(model, torch.nn.Module):
+        raise BenchError(f"{architecture}: returned {type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
+def build_model(architecture: str, num_classes: int, image_size: int | None = None) -> torch.nn.Module:
+    """A classifier with random weights: a torchvision name, timm/<name>, or package.module:function."""
+    if kind(architecture) == "timm":
+        return _timm(architecture, num_classes, image_size)
+    if kind(architecture) == "factory":
+        return _factory(architecture, num_classes)
+    return _torchvision(architecture, num_classes, image_size)
 
 
 def classifier_layer(model: torch.nn.Module) -> torch.nn.Linear:
-    """The final Linear layer: the classifier head of every supported torchvision architecture."""
+    """The final Linear layer: the classifier head of torchvision's and timm's classifiers."""
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     if not linears:
-        raise ValueError(f"{type(model).__name__} has no Linear classifier layer")
+        raise BenchError(f"{type(model).__name__} has no Linear classifier layer, which training its head needs "
+                         "(train.trainable: all trains every layer)")
     return linears[-1]
 
 
@@ -77,9 +126,9 @@ def load_starting_weights(model: torch.nn.Module, path: str | Path, architecture
     return sorted(set(own) - set(usable))
 
 
-def load_trained(path: str | Path, architecture: str, num_classes: int) -> torch.nn.Module:
+def load_trained(path: str | Path, architecture: str, num_classes: int, image_size: int | None = None) -> torch.nn.Module:
     """The trained model from model_weights.pth, in eval mode on the CPU."""
-    model = build_model(architecture, num_classes)
+    model = build_model(architecture, num_classes, image_size)
     try:
         model.load_state_dict(read_state_dict(path))
     except RuntimeError as exc:

@@ -82,7 +82,7 @@ def build_eval_set(manifest: dict, card: dict, weights: str, n_images: int, thre
     val = manifest["val"][:n_images]
     images = load_images([p for p, _ in val], card["image_size"])
     labels = np.array([manifest["classes"].index(c) for _, c in val], dtype=np.int64)
-    model = load_trained(weights, card["architecture"], card["num_classes"])
+    model = load_trained(weights, card["architecture"], card["num_classes"], card["image_size"])
     batches = (torch.from_numpy(images[i : i + 16]) for i in range(0, len(images), 16))
     outputs, value, where = largest_value(model, batches)
     return {

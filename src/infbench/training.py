@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 from infbench.data import load_images
-from infbench.models import build_model, classifier_layer, load_starting_weights
+from infbench.errors import ArtifactError
+from infbench.models import build_model, classifier_layer, load_starting_weights, misfit, read_state_dict
 
 log = logging.getLogger("infbench")
 
@@ -297,6 +298,7 @@ def _predict(model, paths, settings, device) -> torch.Tensor:
 
 
 def resolve_trainable(requested: str, device: torch.device) -> str:
+    """auto: every layer where a GPU trains, the head on the CPU; head, all and none as asked."""
     if requested == "auto":
         return "all" if device.type == "cuda" else "head"
     return requested
@@ -327,6 +329,17 @@ def _start(settings: TrainSettings) -> torch.device:
     return device
 
 
+def _as_given(model, settings: TrainSettings, classes: list[str]) -> dict:
+    """trainable none: the weights are the trained model, classifier included; nothing is trained."""
+    state = read_state_dict(settings.weights)
+    if problem := misfit(state, model, settings.architecture, exempt=set()):
+        raise ArtifactError(f"model.weights: {settings.weights} is not {settings.architecture} for the data's {len(classes)} "
+                            f"classes as it is: {problem}")
+    model.load_state_dict(state)
+    log.info("using %s as it is (no training)", settings.weights)
+    return {"weights_as_given": settings.weights}
+
+
 def train(manifest: dict, settings: TrainSettings) -> tuple[torch.nn.Module, dict]:
     """Train the configured classifier on the manifest's images; return the CPU model and its training summary.
 
@@ -338,8 +351,11 @@ def train(manifest: dict, settings: TrainSettings) -> tuple[torch.nn.Module, dic
     trainable = resolve_trainable(settings.trainable, device)
     classes = manifest["classes"]
     val_set = manifest["val"][: settings.max_val_images] if settings.max_val_images else manifest["val"]
-    model = build_model(settings.architecture, len(classes))
+    model = build_model(settings.architecture, len(classes), settings.image_size)
     history: dict = {}
+    if trainable == "none":
+        history = _as_given(model, settings, classes)
+        return _finish(model, manifest, settings, device, trainable, [], val_set, 0.0, history)
     if settings.weights:
         history["not_from_weights_file"] = load_starting_weights(model, settings.weights, settings.architecture)
         log.info("started from %s (%d tensors left initialised)", settings.weights, len(history["not_from_weights_file"]))
@@ -354,8 +370,13 @@ def train(manifest: dict, settings: TrainSettings) -> tuple[torch.nn.Module, dic
     _prepare_backbone(model, [p for p, _ in train_set], settings, device, history)
     labels = torch.tensor(_labels(train_set, classes), device=device)
     TRAINERS[trainable](model, train_set, labels, settings, device, history)
-    train_seconds = time.perf_counter() - start
-    accuracy = _accuracy(model, val_set, classes, settings, device)
+    return _finish(model, manifest, settings, device, trainable, train_set, val_set, time.perf_counter() - start, history)
+
+
+def _finish(model, manifest, settings, device, trainable, train_set, val_set, train_seconds, history) -> tuple:
+    """The model on the CPU in eval mode, and its summary with the held-out accuracy."""
+    model.to(device).eval()
+    accuracy = _accuracy(model, val_set, manifest["classes"], settings, device)
     log.info("held-out top-1 accuracy %.4f on %d images (training took %.1f s)", accuracy, len(val_set), train_seconds)
     summary = {
         "device": str(device), "trainable": trainable, "threads": torch.get_num_threads(), "train_images": len(train_set),

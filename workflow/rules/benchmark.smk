@@ -37,7 +37,7 @@ for _backend in BACKENDS.values():
             settings=lambda wildcards: timing_settings(wildcards.machine),
             cache_dir=lambda wildcards: CACHE_DIR.format(machine=wildcards.machine),
             gpu=(lambda wildcards: machine_gpu(wildcards.machine)) if _backend.is_gpu else "not used",
-            versions=versions(*_backend.libraries),
+            versions=timing_versions(_backend.name),
             measure_again=record_measure_again(_backend.name),
             code=code("time_backend.py", _backend.module),
         script:

@@ -71,6 +71,35 @@ def versions(*libraries):
     return installed_versions(libraries)
 
 
+def model_versions(model, *libraries):
+    """Versions of what builds a model (torch, torchvision, and timm for timm's models) and of `libraries`."""
+    builders = ("torch", "torchvision", "timm") if MODELS[model].architecture.startswith("timm/") else ("torch", "torchvision")
+    return versions(*builders, *libraries)
+
+
+def timing_versions(backend_name):
+    """A timing rule's versions param: its backend's libraries, and timm where a PyTorch cell builds a timm model."""
+    backend = BACKENDS[backend_name]
+
+    def of(wildcards):
+        builds = backend.artifact in ("pth", "torch2trt") and MODELS[wildcards.model].architecture.startswith("timm/")
+        return versions(*backend.libraries, *(("timm",) if builds else ()))
+
+    return of
+
+
+def train_settings(model):
+    """The train rule's settings for one model: its architecture, size and weights, and how it is trained."""
+    spec = MODELS[model]
+    return {
+        **config["train"],
+        "architecture": spec.architecture,
+        "image_size": spec.image_size,
+        "weights": spec.weights,
+        "trainable": spec.trainable_in(config["train"]),
+    }
+
+
 def work_threads(wildcards, threads):
     """Threads for a step that measures nothing; a derived param (it takes `threads`), so not a rerun trigger."""
     return WORK_THREADS
@@ -176,8 +205,9 @@ def timing_inputs(backend_name):
             files["pth"] = WEIGHTS.format(model=model)
         elif backend.artifact == "onnx":
             files["onnx"] = ONNX.format(model=model)
-            if backend.provider:  # ONNX Runtime's own check of the export comes first
-                files["onnx_check"] = ONNX_CHECK.format(model=model)
+            files["onnx_info"] = ONNX_INFO.format(model=model)  # says where the export failed
+            if backend.provider:  # ONNX Runtime's own check of the export comes first; a gate, so its rewrite reruns nothing
+                files["onnx_check"] = ancient(ONNX_CHECK.format(model=model))
             if wildcards.precision == "fp16" and backend.name == "onnxruntime_cuda":
                 files["onnx_fp16"] = ONNX_FP16.format(model=model)
         elif wildcards.precision in backend.unsupported:

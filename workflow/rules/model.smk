@@ -14,14 +14,9 @@ rule train:
     resources:
         gpu=1 if config["train"]["device"] != "cpu" and LOCAL_GPUS else 0,
     params:
-        settings=lambda wildcards: {
-            "architecture": MODELS[wildcards.model].architecture,
-            "image_size": MODELS[wildcards.model].image_size,
-            "weights": MODELS[wildcards.model].weights,
-            **config["train"],
-        },
+        settings=lambda wildcards: train_settings(wildcards.model),
         cpu_threads=work_threads,
-        versions=versions("torch", "torchvision", "numpy", "pillow"),
+        versions=lambda wildcards: model_versions(wildcards.model, "numpy", "pillow"),
         code=code("train.py"),
     script:
         "../../scripts/train.py"
@@ -42,7 +37,7 @@ rule reference_outputs:
     params:
         images=config["parity"]["images"],
         cpu_threads=work_threads,
-        versions=versions("torch", "torchvision", "numpy", "pillow"),
+        versions=lambda wildcards: model_versions(wildcards.model, "numpy", "pillow"),
         code=code("reference_outputs.py"),
     script:
         "../../scripts/reference_outputs.py"
@@ -65,7 +60,7 @@ rule export_onnx:
         half=False,
         exporter=config["export"]["exporter"],
         opset=config["export"]["opset"],
-        versions=versions("torch", "torchvision", "onnx", "onnxscript"),
+        versions=lambda wildcards: model_versions(wildcards.model, "onnx", "onnxscript"),
         code=code("export_onnx.py"),
     script:
         "../../scripts/export_onnx.py"
@@ -83,7 +78,7 @@ use rule export_onnx as export_onnx_fp16 with:
         half=True,
         exporter=config["export"]["exporter"],
         opset=config["export"]["opset"],
-        versions=versions("torch", "torchvision", "onnx", "onnxscript"),
+        versions=lambda wildcards: model_versions(wildcards.model, "onnx", "onnxscript"),
         code=code("export_onnx.py"),
 
 
@@ -92,6 +87,7 @@ use rule export_onnx as export_onnx_fp16 with:
 rule check_onnx:
     input:
         onnx=ONNX,
+        info=ONNX_INFO,
         eval_set=EVAL_SET,
     output:
         ONNX_CHECK,
@@ -102,6 +98,7 @@ rule check_onnx:
     threads: WORK_THREADS
     params:
         tolerance=config["parity"]["tolerances"]["fp32"],
+        batch_sizes=sorted(set(BENCH["batch_sizes"]["cpu"] + BENCH["batch_sizes"]["cuda"])),
         cpu_threads=work_threads,
         versions=versions("onnxruntime", "numpy"),
         code=code("check_onnx.py"),

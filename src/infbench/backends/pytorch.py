@@ -105,7 +105,7 @@ class PyTorchRuntime(Runtime):
         memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
         details["memory_format"] = "channels_last" if options.channels_last else "contiguous (NCHW)"
         device = torch.device(request.backend.device)
-        model = load_trained(request.artifacts["pth"], request.architecture, request.num_classes)
+        model = load_trained(request.artifacts["pth"], request.architecture, request.num_classes, request.image_size)
         model = model.to(device=device, dtype=numerics.dtype, memory_format=memory_format)
         module = model
         if options.compile_mode:

@@ -26,7 +26,7 @@ def build_module(request: CellRequest, example: np.ndarray, folder: str, log) ->
 
     from infbench.models import load_trained
 
-    model = load_trained(request.artifacts["pth"], request.architecture, request.num_classes).cuda()
+    model = load_trained(request.artifacts["pth"], request.architecture, request.num_classes, request.image_size).cuda()
     x = torch.from_numpy(example).cuda()
     log.info("converting %s with torch2trt (%s, batch %d)", request.architecture, request.precision, request.batch_size)
     start = time.perf_counter()

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from infbench.records import OK
-from infbench.report.rows import SummaryRow, machines_in
+from infbench.report.rows import SummaryRow, machines_in, models_in
 
 LINESTYLES = {"fp32": "-", "fp16": "--", "bf16": ":"}
 MARKERS = "osD^v<>ph*"
 
 
 def lines(rows: list[SummaryRow]) -> dict[tuple, list[tuple[int, float, float]]]:
-    """(machine, runtime, variant label, precision) -> [(batch, latency ms, images/s)], measured cells only."""
+    """(machine, model, runtime, variant label, precision) -> [(batch, latency ms, images/s)], measured cells only."""
     found: dict[tuple, list[tuple[int, float, float]]] = {}
     for row in rows:
         if row.status != OK:
             continue
         mode = row.best_mode
-        key = (row.machine, row.runtime, row.variant_label, row.precision)
+        key = (row.machine, row.model, row.runtime, row.variant_label, row.precision)
         found.setdefault(key, []).append((row.batch_size, row.mean_ms(mode), row.throughput(mode)))
     return {key: sorted(points) for key, points in found.items()}
 
@@ -30,18 +30,19 @@ def plot(rows: list[SummaryRow], png_path, svg_path) -> None:
 
     plt.rcParams["svg.fonttype"] = "none"  # keep labels as text in the SVG
     series = lines(rows)
-    machines = machines_in(rows)
+    machines, models = machines_in(rows), models_in(rows)
     fig, (latency_ax, throughput_ax) = plt.subplots(1, 2, figsize=(13, 5.5))
     if series:
-        runtimes = sorted({(key[1], key[2]) for key in series})
+        runtimes = sorted({(key[2], key[3]) for key in series})
         colors = plt.get_cmap("tab20" if len(runtimes) > 10 else "tab10")
         for key, points in series.items():
-            machine, runtime, variant, precision = key
-            label = f"{runtime}: {variant}, {precision}" + (f" ({machine})" if len(machines) > 1 else "")
+            machine, model, runtime, variant, precision = key
+            where = [name for name, several in ((model, len(models) > 1), (machine, len(machines) > 1)) if several]
+            label = f"{runtime}: {variant}, {precision}" + (f" ({', '.join(where)})" if where else "")
             style = {
                 "color": colors(runtimes.index((runtime, variant)) % colors.N),
                 "linestyle": LINESTYLES.get(precision, "-"),
-                "marker": MARKERS[machines.index(machine) % len(MARKERS)],
+                "marker": MARKERS[(machines.index(machine) * len(models) + models.index(model)) % len(MARKERS)],
                 "label": label,
             }
             batches = [p[0] for p in points]

@@ -35,9 +35,10 @@ def _measuring_sentence(policy: dict | None) -> str:
 
 
 def model_line(card: dict) -> str:
+    how = (f"its weights as given, {card.get('starting_weights')}" if card["trainable"] == "none"
+           else f"{card['trainable']} trained on {card['device']}")
     return (f"{card['architecture']}, {card['num_classes']} classes, {card['image_size']}x{card['image_size']}, "
-            f"held-out top-1 {card['val_top1']:.3f} on {card['val_images']} images ({card['trainable']} trained on "
-            f"{card['device']}, {card['data']})")
+            f"held-out top-1 {card['val_top1']:.3f} on {card['val_images']} images ({how}, {card['data']})")
 
 
 def _timing_sentence(preferred: str) -> str:
@@ -69,6 +70,8 @@ def study_sections(rows: list[SummaryRow], settings: dict, notes: Footnotes, car
 
 
 def _export_sentence(onnx_info: dict, onnx_check: dict) -> str:
+    if onnx_info.get("status") == "failed":
+        return f"ONNX export: {onnx_info.get('reason')}; the ONNX cells are skipped."
     return (
         f"ONNX export: {onnx_info.get('exporter')} exporter, opset {onnx_info.get('opset')}; ONNX Runtime's CPU outputs "
         f"match PyTorch's on {onnx_check.get('images')} held-out images (max relative diff "
