@@ -2,8 +2,9 @@
 
 from infbench.artifacts import read_json, write_json
 from infbench.availability import tensorrt_missing
-from infbench.backends.base import BUILD_RECORD, skipped_build
+from infbench.backends.base import BUILD_RECORD, read_quantized, skipped_build
 from infbench.backends.tensorrt import EngineSpec, build_engine
+from infbench.errors import BackendUnavailable
 from infbench.scripting import step
 
 
@@ -15,8 +16,13 @@ def main(smk) -> None:
             write_json(f"{folder}/{BUILD_RECORD}", skipped_build(reason))
             return
         card = read_json(smk.input.card)
+        try:
+            onnx_path = read_quantized(smk.input.onnx)[0] if smk.wildcards.precision == "int8" else smk.input.onnx
+        except BackendUnavailable as exc:  # the recipe could not run: neither can the engine
+            write_json(f"{folder}/{BUILD_RECORD}", skipped_build(str(exc)))
+            return
         spec = EngineSpec(
-            onnx_path=smk.input.onnx,
+            onnx_path=onnx_path,
             precision=smk.wildcards.precision,
             batch_size=int(smk.wildcards.batch),
             image_size=card["image_size"],

@@ -52,7 +52,7 @@ def test_one_tolerance_can_be_overridden_alone():
         ({"benchmark": {"iterations": -3}}, "benchmark.iterations: -3 is less than the minimum of 1"),
         ({"benchmark": {"batch_sizes": [1, 0]}}, "benchmark.batch_sizes[1]: 0 is less than the minimum of 1"),
         ({"train": {"batch_size": 0}}, "train.batch_size: 0 is less than the minimum of 1"),
-        ({"benchmark": {"precisions": ["int8"]}}, "benchmark.precisions[0]: 'int8' is not one of ['fp32', 'fp16', 'bf16']"),
+        ({"benchmark": {"precisions": ["int4"]}}, "benchmark.precisions[0]: 'int4' is not one of ['fp32', 'fp16', 'bf16', 'int8']"),
         ({"benchmark": {"variants": {"openvino": ["cumulative_throughput"]}}},
          "benchmark.variants.openvino[0]: 'cumulative_throughput' is not a variant of openvino (allowed: latency, throughput)"),
         ({"benchmark": {"variants": {"tflite": ["default"]}}}, "benchmark.variants: 'tflite' is not one of ['pytorch_cpu'"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from infbench.variants import OnnxRuntimeOptions, OpenVINOOptions, PyTorchOptions, TensorRTOptions, Variant
+from infbench.variants import OnnxRuntimeOptions, OpenVINOOptions, PyTorchOptions, QuantRecipe, TensorRTOptions, Variant
 
 # Rows and columns of the study's table.
 ROWS = ("CPU", "CUDA (GPU)", "TensorRT (GPU)")
@@ -64,6 +64,8 @@ LIBRARIES: dict[str, Library] = {
         ),
         Library("torch2trt", "torch2trt", ("torch2trt",)),
         Library("openvino", "openvino", ("openvino",)),
+        Library("nncf", "nncf", ("nncf",)),
+        Library("torchao", "torchao", ("torchao",)),
         Library("pandas", "pandas", ("pandas",)),
         Library("tabulate", "tabulate", ("tabulate",)),
         Library("matplotlib", "matplotlib", ("matplotlib",)),
@@ -71,7 +73,10 @@ LIBRARIES: dict[str, Library] = {
 }
 
 
-PRECISIONS = ("fp32", "fp16", "bf16")
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
+# Precisions that trade accuracy for speed by design: a cell that fails the parity gate on finite
+# outputs is still timed, and shown as a failure with its figures, never in the fastest table.
+QUANTIZED = ("int8",)
 DEVICES = ("cpu", "cuda")
 
 # Why a backend never runs a precision, on any machine (a skipped cell's reason).
@@ -84,6 +89,44 @@ CPU_FP16_ONNXRUNTIME = (
     "(ONNX Runtime's CPU provider casts an fp16 model back to fp32 and runs it in fp32)"
 )
 NO_BF16_ONNX = "bf16 not supported by this backend (the workflow exports fp32 and fp16 ONNX models)"
+NO_INT8_CUDA_PYTORCH = "int8 not supported by this backend (PyTorch on CUDA, eager and inductor, has no INT8 convolution kernels)"
+NO_INT8_CUDA_ONNXRUNTIME = (
+    "int8 not supported by this backend (ONNX Runtime's CUDA provider has no INT8 convolution kernels; its "
+    "documentation sends INT8 on GPUs to the TensorRT provider)"
+)
+NO_INT8_TORCH2TRT = (
+    "int8 not supported by this backend (torch2trt's INT8 calibrates through TensorRT's implicit calibrators, "
+    "deprecated since TensorRT 10.1 and gone in 11; TensorRT's int8_qdq variant runs an explicitly quantized model)"
+)
+
+# How models are quantized to 8 bits, each a step of its own (rule quantize) that every cell running it
+# shares. "ends_fp32": the first convolution and the classifier stay in fp32, where 8 bits cost most.
+KEEP_ENDS = ("first_conv", "classifier")
+RECIPES: dict[str, QuantRecipe] = {
+    r.name: r
+    for r in (
+        QuantRecipe(name="qdq_u8s8", label="QDQ U8S8", quantizer="onnxruntime"),
+        QuantRecipe(name="qdq_s8s8", label="QDQ S8S8", quantizer="onnxruntime", activations="int8"),
+        QuantRecipe(name="qdq_u8s8_ends_fp32", label="QDQ U8S8, first and last layers fp32", quantizer="onnxruntime",
+                    keep_float=KEEP_ENDS),
+        QuantRecipe(name="qdq_u8s8_accuracy", label="QDQ U8S8, accuracy-aware", quantizer="onnxruntime", accuracy_aware=True),
+        QuantRecipe(name="qdq_s8s8_symmetric", label="QDQ S8S8 symmetric", quantizer="onnxruntime", activations="int8",
+                    symmetric_activations=True),
+        QuantRecipe(name="nncf", label="NNCF", quantizer="nncf"),
+        QuantRecipe(name="nncf_ends_fp32", label="NNCF, first and last layers fp32", quantizer="nncf", keep_float=KEEP_ENDS),
+        QuantRecipe(name="nncf_accuracy", label="NNCF, accuracy control", quantizer="nncf", accuracy_aware=True),
+        QuantRecipe(name="pt2e_x86", label="PT2E X86Inductor", quantizer="torchao"),
+    )
+}
+QUANTIZER_LIBRARIES = {"onnxruntime": ("onnxruntime", "onnx", "numpy"), "nncf": ("nncf", "openvino", "numpy"),
+                       "torchao": ("torch", "torchvision", "torchao", "numpy")}
+
+
+def int8_variant(name: str, recipe: str, options_class, minutes: bool = False, **options) -> Variant:
+    """A variant that runs a recipe's 8-bit model (precision int8 only)."""
+    spec = RECIPES[recipe]
+    return Variant(name=name, label=spec.label, description=f"int8 from the {recipe} quantization step",
+                   options=options_class(quantization=spec, **options), runs_by_default=not minutes)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -193,26 +236,35 @@ BACKENDS: dict[str, Backend] = {
         Backend(
             name="pytorch_cpu", title="PyTorch, CPU", framework="PyTorch", row="CPU", device="cpu", artifact="pth",
             libraries=PYTORCH_LIBRARIES, module="infbench.backends.pytorch",
-            variants=(EAGER, CHANNELS_LAST, COMPILE_CPU, COMPILE_MAX_AUTOTUNE_CPU),
+            variants=(EAGER, CHANNELS_LAST, COMPILE_CPU, COMPILE_MAX_AUTOTUNE_CPU,
+                      int8_variant("int8_pt2e", "pt2e_x86", PyTorchOptions, channels_last=True, compile_mode="default")),
             unsupported={"fp16": CPU_FP16_PYTORCH},
         ),
         Backend(
             name="pytorch_cuda", title="PyTorch, CUDA", framework="PyTorch", row="CUDA (GPU)", device="cuda", artifact="pth",
             libraries=PYTORCH_LIBRARIES, module="infbench.backends.pytorch",
             variants=(EAGER, CHANNELS_LAST_CUDA, COMPILE_CUDA, COMPILE_CUDAGRAPHS, COMPILE_MAX_AUTOTUNE_CUDA),
+            unsupported={"int8": NO_INT8_CUDA_PYTORCH},
         ),
         Backend(
             name="torch2trt", title="torch2trt", framework="PyTorch", row="TensorRT (GPU)", device="cuda", artifact="torch2trt",
             libraries=("torch", "torchvision", "torch2trt", "tensorrt", "numpy"), module="infbench.backends.torch2trt",
             variants=(Variant(name="default", label="torch2trt", description="torch2trt's conversion, executed by its TRTModule"),),
-            unsupported={"bf16": "bf16 not supported by torch2trt (it converts in fp32 or, with fp16_mode, fp16)"},
+            unsupported={"bf16": "bf16 not supported by torch2trt (it converts in fp32 or, with fp16_mode, fp16)",
+                         "int8": NO_INT8_TORCH2TRT},
             label="torch2trt",
         ),
         Backend(
             name="onnxruntime_cpu", title="ONNX Runtime, CPU provider", framework="ONNX Runtime", row="CPU", device="cpu",
             artifact="onnx", libraries=("onnxruntime", "numpy"), module="infbench.backends.onnxruntime",
-            variants=(Variant(name="default", label="CPU provider", description="CPU execution provider, all graph optimisations",
-                              options=OnnxRuntimeOptions()),),
+            variants=(
+                Variant(name="default", label="CPU provider", description="CPU execution provider, all graph optimisations",
+                        options=OnnxRuntimeOptions()),
+                int8_variant("qdq_u8s8", "qdq_u8s8", OnnxRuntimeOptions),
+                int8_variant("qdq_s8s8", "qdq_s8s8", OnnxRuntimeOptions),
+                int8_variant("qdq_u8s8_ends_fp32", "qdq_u8s8_ends_fp32", OnnxRuntimeOptions),
+                int8_variant("qdq_u8s8_accuracy", "qdq_u8s8_accuracy", OnnxRuntimeOptions, minutes=True),
+            ),
             unsupported={"fp16": CPU_FP16_ONNXRUNTIME, "bf16": NO_BF16_ONNX},
             provider="CPUExecutionProvider",
         ),
@@ -220,7 +272,8 @@ BACKENDS: dict[str, Backend] = {
             name="onnxruntime_cuda", title="ONNX Runtime, CUDA provider", framework="ONNX Runtime", row="CUDA (GPU)",
             device="cuda", artifact="onnx",
             libraries=("torch", "onnxruntime", "numpy"),  # torch first: it loads the CUDA libraries
-            module="infbench.backends.onnxruntime", variants=ORT_CUDA_VARIANTS, unsupported={"bf16": NO_BF16_ONNX},
+            module="infbench.backends.onnxruntime", variants=ORT_CUDA_VARIANTS,
+            unsupported={"bf16": NO_BF16_ONNX, "int8": NO_INT8_CUDA_ONNXRUNTIME},
             provider="CUDAExecutionProvider",
         ),
         Backend(
@@ -233,6 +286,7 @@ BACKENDS: dict[str, Backend] = {
                 Variant(name="cuda_graph", label="TensorRT Provider + CUDA graph",
                         description="trt_cuda_graph_enable: the engine replayed as a CUDA graph",
                         options=OnnxRuntimeOptions(cuda_graph=True)),
+                int8_variant("int8_qdq", "qdq_s8s8_symmetric", OnnxRuntimeOptions),
             ),
             unsupported={"bf16": NO_BF16_ONNX},
             label="TensorRT Provider",
@@ -251,6 +305,7 @@ BACKENDS: dict[str, Backend] = {
                 Variant(name="level5_cuda_graph", label="builder level 5 + CUDA graph",
                         description="engine built at builder optimisation level 5 (longer build, more tactics), replayed as a CUDA graph",
                         options=TensorRTOptions(builder_level=5, cuda_graph=True)),
+                int8_variant("int8_qdq", "qdq_s8s8_symmetric", TensorRTOptions, builder_level=3, cuda_graph=True),
             ),
             unsupported={"bf16": "bf16 engines are not built by this workflow (fp32 and fp16 only)"},
         ),
@@ -264,6 +319,10 @@ BACKENDS: dict[str, Backend] = {
                         description='PERFORMANCE_HINT "THROUGHPUT": the plugin\'s optimal number of requests in flight (AsyncInferQueue)',
                         options=OpenVINOOptions(performance_hint="THROUGHPUT"),
                         runs_by_default=False),  # half a minute more on 2 cores: the default job would pass 4.5 minutes
+                int8_variant("int8_nncf", "nncf", OpenVINOOptions),
+                int8_variant("int8_nncf_ends_fp32", "nncf_ends_fp32", OpenVINOOptions),
+                int8_variant("int8_qdq", "qdq_u8s8_ends_fp32", OpenVINOOptions),
+                int8_variant("int8_nncf_accuracy", "nncf_accuracy", OpenVINOOptions, minutes=True),
             ),
         ),
     )

@@ -25,6 +25,7 @@ WILDCARD_CONSTRAINTS = {
     "precision": "|".join(PRECISIONS),
     "batch": r"[1-9]\d*",
     "size": r"[1-9]\d*",
+    "recipe": r"[a-z0-9_]+",
 }
 
 

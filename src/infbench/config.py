@@ -10,7 +10,7 @@ import jsonschema
 import yaml
 
 from infbench.architectures import check_architecture, check_image_size, factory_search_path
-from infbench.catalog import BACKENDS, DEVICES
+from infbench.catalog import BACKENDS, DEVICES, PRECISIONS
 from infbench.errors import ConfigError
 from infbench.modelspec import default_name
 
@@ -40,6 +40,7 @@ def load_schema(schema_path: str | Path) -> dict:
     """The config schema, with the names the catalogue holds filled in (written once, in src/infbench/catalog.py)."""
     schema = yaml.safe_load(Path(schema_path).read_text())
     schema["$defs"]["backend"]["enum"] = list(BACKENDS)
+    schema["$defs"]["precision"]["enum"] = list(PRECISIONS)
     schema["properties"]["benchmark"]["properties"]["backends"]["default"] = list(BACKENDS)
     return schema
 

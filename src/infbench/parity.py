@@ -46,10 +46,10 @@ def compare(outputs: np.ndarray, reference: np.ndarray, labels: np.ndarray, tole
     out = np.asarray(outputs, dtype=np.float64)
     ref = np.asarray(reference, dtype=np.float64)
     if out.shape != ref.shape:
-        return {"passed": False, "failures": [f"output shape {out.shape} differs from the reference's {ref.shape}"]}
+        return {"passed": False, "finite": False, "failures": [f"output shape {out.shape} differs from the reference's {ref.shape}"]}
     result: dict = {"images": int(len(ref)), "tolerance": asdict(tolerance)}
     if not np.isfinite(out).all():
-        result.update(passed=False, failures=["outputs contain NaN or infinity"])
+        result.update(passed=False, finite=False, failures=["outputs contain NaN or infinity"])
         return result
     diff = np.abs(out - ref)
     norms = np.linalg.norm(out, axis=1) * np.linalg.norm(ref, axis=1)

@@ -82,6 +82,7 @@ class ColdStart(Strict):
     load_s: float | None = None
     prepare_s: float | None = None
     engine_build_s: float | None = None
+    quantize_s: float | None = None
     build_s: float | None = None
     first_inference_ms: float | None = None
 
@@ -89,6 +90,7 @@ class ColdStart(Strict):
 class Parity(Strict):
     passed: bool
     failures: list[str] = []
+    finite: bool = True  # False: NaN, infinity or the wrong shape, never a number worth timing
     images: int | None = None
     tolerance: dict[str, float] | None = None
     max_abs_diff: float | None = None

@@ -10,6 +10,32 @@ from dataclasses import dataclass, field
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")  # torch.compile's modes
 PERFORMANCE_HINTS = ("LATENCY", "THROUGHPUT")  # OpenVINO's
+FLOAT_PRECISIONS = ("fp32", "fp16", "bf16")
+QUANTIZERS = ("onnxruntime", "nncf", "torchao")
+KEEP_FLOAT = ("first_conv", "classifier")  # layers a recipe may keep in fp32 by name, for any model
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuantRecipe:
+    """How a model is quantized to 8 bits: a step of its own (rule `quantize`), shared by every cell that runs it."""
+
+    name: str  # its folder under results/model/<model>/int8/
+    label: str  # in tables: "QDQ U8S8"
+    quantizer: str  # onnxruntime (quantize_static, QDQ), nncf (OpenVINO), torchao (PT2E with X86InductorQuantizer)
+    activations: str = "uint8"  # the 8-bit type of activations: uint8 or int8
+    symmetric_activations: bool = False  # TensorRT reads symmetric, signed 8-bit QDQ only
+    per_channel: bool = True  # weights quantized per output channel
+    calibration: str = "MinMax"  # onnxruntime: MinMax, Entropy or Percentile; nncf: its preset's statistics
+    keep_float: tuple[str, ...] = ()  # layers kept in fp32 whatever their cost, from KEEP_FLOAT
+    accuracy_aware: bool = False  # keep the layers whose quantization costs most accuracy in fp32, until within max_drop
+
+    def __post_init__(self):
+        if self.quantizer not in QUANTIZERS:
+            raise ValueError(f"quantizer {self.quantizer!r} is not one of {QUANTIZERS}")
+        if self.activations not in ("uint8", "int8"):
+            raise ValueError(f"activations {self.activations!r} is not uint8 or int8")
+        if unknown := set(self.keep_float) - set(KEEP_FLOAT):
+            raise ValueError(f"keep_float names unknown layers {sorted(unknown)} (known: {KEEP_FLOAT})")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -17,10 +43,11 @@ class Options:
     """A backend's options for one variant; the base class holds what every backend may have."""
 
     cuda_graph: bool = False  # replay the inference as a captured CUDA graph
+    quantization: QuantRecipe | None = None  # an int8 variant: the recipe that makes its model
 
     def described(self) -> dict:
         """The options as the record's settings show them."""
-        return dict(vars(self))
+        return {key: (vars(value) if isinstance(value, QuantRecipe) else value) for key, value in vars(self).items()}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,3 +97,11 @@ class Variant:
     description: str
     options: Options = field(default_factory=Options)
     runs_by_default: bool = True  # False: only when benchmark.variants asks for it (minutes of compile)
+
+    @property
+    def precisions(self) -> tuple[str, ...]:
+        """The precisions this variant runs: int8 for a quantization recipe, the float ones otherwise."""
+        return ("int8",) if self.options.quantization else FLOAT_PRECISIONS
+
+    def runs(self, precision: str) -> bool:
+        return precision in self.precisions

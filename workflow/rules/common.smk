@@ -4,7 +4,7 @@
 from snakemake.logging import logger
 
 from infbench.availability import fp16_onnx_needed, tensorrt_missing, torch2trt_missing
-from infbench.catalog import BACKENDS, LIBRARIES
+from infbench.catalog import BACKENDS, LIBRARIES, QUANTIZER_LIBRARIES, RECIPES
 from infbench.cells import Cell, WILDCARD_CONSTRAINTS, output_pattern
 from infbench.dependencies import code_digests
 from infbench.envinfo import usable_cpus
@@ -15,6 +15,7 @@ from infbench.layout import (
     ENGINE_DIR,
     EVAL_SET,
     IMAGES,
+    INT8_DIR,
     MANIFEST,
     ONNX,
     ONNX_CHECK,
@@ -165,16 +166,27 @@ def manifest_of(wildcards):
     return MANIFEST.format(size=MODELS[wildcards.model].image_size)
 
 
+def variant_precisions(backend_name):
+    """(variant, precision) pairs of a backend's chosen variants: each at the precisions it runs.
+
+    A precision that none of them runs is asked of the first, whose cell then says why it is skipped.
+    """
+    backend = BACKENDS[backend_name]
+    chosen = [backend.variant(name) for name in BENCH["variants"][backend_name]]
+    for precision in BENCH["precisions"]:
+        runs = [v.name for v in chosen if v.runs(precision)]
+        yield from ((name, precision) for name in runs or [chosen[0].name])
+
+
 def cells():
     """Every cell the configuration asks for: machine x model x backend x variant x precision x batch size."""
     for machine in MACHINES:
         for model in MODELS:
             for backend in BENCH["backends"]:
                 device = BACKENDS[backend].device
-                for variant in BENCH["variants"][backend]:
-                    for precision in BENCH["precisions"]:
-                        for batch in BENCH["batch_sizes"][device]:
-                            yield Cell(machine, model, backend, variant, precision, batch)
+                for variant, precision in variant_precisions(backend):
+                    for batch in BENCH["batch_sizes"][device]:
+                        yield Cell(machine, model, backend, variant, precision, batch)
 
 
 def record_paths():
@@ -201,6 +213,8 @@ def timing_inputs(backend_name):
         model = wildcards.model
         files = {"eval_set": EVAL_SET.format(model=model), "card": CARD.format(model=model)}
         cell = {"machine": wildcards.machine, "model": model, "precision": wildcards.precision, "batch": wildcards.batch}
+        if recipe := backend.variant(wildcards.variant).options.quantization:
+            files["int8_dir"] = INT8_DIR.format(model=model, recipe=recipe.name)
         if backend.artifact == "pth":
             files["pth"] = WEIGHTS.format(model=model)
         elif backend.artifact == "onnx":
@@ -229,10 +243,25 @@ def record_measure_again(backend_name):
 
 
 def engine_onnx(wildcards):
-    """TensorRT 11 makes fp16 engines from an fp16 ONNX model; earlier versions from fp32 with a flag."""
+    """TensorRT 11 makes fp16 engines from an fp16 ONNX model; earlier versions from fp32 with a flag; int8 from a QDQ model."""
+    if wildcards.precision == "int8":
+        return INT8_DIR.format(model=wildcards.model, recipe=TENSORRT_INT8_RECIPE)
     if wildcards.precision == "fp16" and fp16_onnx_needed(TRT_VERSION):
         return ONNX_FP16.format(model=wildcards.model)
     return ONNX.format(model=wildcards.model)
+
+
+TENSORRT_INT8_RECIPE = BACKENDS["tensorrt"].variant("int8_qdq").options.quantization.name
+
+
+def quantize_inputs(wildcards):
+    """What a recipe's quantizer reads: the training images' manifest, the card, and the ONNX export or the weights."""
+    files = {"manifest": manifest_of(wildcards), "card": CARD.format(model=wildcards.model)}
+    if RECIPES[wildcards.recipe].quantizer == "torchao":
+        files["pth"] = WEIGHTS.format(model=wildcards.model)
+    else:
+        files |= {"onnx": ONNX.format(model=wildcards.model), "onnx_info": ONNX_INFO.format(model=wildcards.model)}
+    return files
 
 
 def aggregate_inputs():

@@ -104,3 +104,27 @@ rule check_onnx:
         code=code("check_onnx.py"),
     script:
         "../../scripts/check_onnx.py"
+
+
+# One 8-bit model per model and quantization recipe (src/infbench/catalog.py, RECIPES), shared by
+# every int8 cell that runs it: calibrated once, on training images only, and cached like any output.
+rule quantize:
+    input:
+        unpack(quantize_inputs),
+    output:
+        folder=directory(INT8_DIR),
+    log:
+        "results/logs/{model}/quantize/{recipe}.log",
+    benchmark:
+        "results/benchmarks/{model}/quantize/{recipe}.tsv"
+    conda:
+        "../../envs/quantize.yaml"
+    threads: WORK_THREADS
+    params:
+        settings=config["quantization"],
+        recipe=lambda wildcards: vars(RECIPES[wildcards.recipe]),
+        cpu_threads=work_threads,
+        versions=lambda wildcards: versions(*QUANTIZER_LIBRARIES[RECIPES[wildcards.recipe].quantizer]),
+        code=code("quantize.py"),
+    script:
+        "../../scripts/quantize.py"

@@ -134,6 +134,21 @@ def captured_stderr() -> Iterator[list[str]]:
                 os.write(2, text.encode())  # keep it in the job's log as well
 
 
+def read_quantized(folder: str) -> tuple[str, dict]:
+    """The 8-bit model of a quantization folder and its record; a recipe that could not run skips the cell with its reason."""
+    from infbench.quantization import QUANTIZATION_RECORD
+
+    record = _read_record(os.path.join(folder, QUANTIZATION_RECORD), "quantization record")
+    return os.path.join(folder, record["model_file"]), record
+
+
+def quantized_details(record: dict) -> dict:
+    """What the record of an int8 cell says about its model: the recipe, its images and time, what stayed fp32."""
+    keys = ("recipe", "calibration_images", "validation_images", "kept_float", "quantize_s", "versions",
+            "validation_fp32_accuracy", "validation_int8_accuracy", "within_max_drop")
+    return {"int8": {key: record[key] for key in keys if key in record}, "quantize_s": record["quantize_s"]}
+
+
 BUILD_RECORD = "build.json"  # in every build folder: what was built, or why nothing was
 BUILD_SKIPPED = "skipped"  # a build.json's status where the machine cannot build
 
@@ -143,16 +158,19 @@ def skipped_build(reason: str) -> dict:
     return {"status": BUILD_SKIPPED, "reason": reason}
 
 
-def read_build(folder: str) -> dict:
-    """A build folder's record; a build that could not run on its machine skips the cell with its reason."""
+def _read_record(path: str, what: str) -> dict:
     from infbench.artifacts import read_json
     from infbench.errors import ArtifactError, BackendUnavailable
 
-    path = os.path.join(folder, BUILD_RECORD)
     try:
-        build = read_json(path)
+        record = read_json(path)
     except (OSError, ValueError) as exc:
-        raise ArtifactError(f"{path}: not a readable build record ({exc})") from exc
-    if build.get("status") == BUILD_SKIPPED:
-        raise BackendUnavailable(build["reason"])
-    return build
+        raise ArtifactError(f"{path}: not a readable {what} ({exc})") from exc
+    if record.get("status") == BUILD_SKIPPED:
+        raise BackendUnavailable(record["reason"])
+    return record
+
+
+def read_build(folder: str) -> dict:
+    """A build folder's record; a build that could not run on its machine skips the cell with its reason."""
+    return _read_record(os.path.join(folder, BUILD_RECORD), "build record")

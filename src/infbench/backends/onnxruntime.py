@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from infbench.backends.base import CellRequest, Loaded, Resident, Runtime, captured_stderr
+from infbench.backends.base import CellRequest, Loaded, Resident, Runtime, captured_stderr, quantized_details, read_quantized
 from infbench.errors import ArtifactError, BackendUnavailable, first_line
 from infbench.hardware import no_gpu_reason
 from infbench.variants import OnnxRuntimeOptions
@@ -96,6 +96,7 @@ def _tensorrt_options(request: CellRequest, options: OnnxRuntimeOptions, stream_
     return {
         "device_id": 0,
         "trt_fp16_enable": request.precision == "fp16",
+        "trt_int8_enable": request.precision == "int8",  # an explicitly quantized (QDQ) model: its scales, no calibration
         "trt_engine_cache_enable": True,
         "trt_engine_cache_path": cache,
         "trt_timing_cache_enable": True,
@@ -138,20 +139,24 @@ def _create_session(ort, path: str, options, providers):
     return session, messages
 
 
-def _node_placement(ort, path, request, providers, feed) -> dict[str, int]:
-    """Which provider ran how many nodes, read from the profile of one run."""
+EIGHT_BIT_OPS = ("QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger", "QGemm", "DynamicQuantizeLinear")
+
+
+def _profiled_nodes(ort, path, request, providers, feed) -> list[dict]:
+    """The nodes one run executed (provider, operator), read from ONNX Runtime's profile."""
     with tempfile.TemporaryDirectory() as tmp:
         options = _session_options(ort, request.threads, os.path.join(tmp, "profile"))
         session, _ = _create_session(ort, path, options, providers)
         session.run(None, feed)
         with open(session.end_profiling()) as f:
             events = json.load(f)
-    counts = collections.Counter(
-        e["args"]["provider"]
-        for e in events
-        if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time") and "provider" in e.get("args", {})
-    )
-    return dict(counts)
+    return [e["args"] for e in events
+            if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time") and "provider" in e.get("args", {})]
+
+
+def _node_placement(nodes: list[dict]) -> dict[str, int]:
+    """Which provider ran how many nodes."""
+    return dict(collections.Counter(node["provider"] for node in nodes))
 
 
 def _tf32_description(request: CellRequest) -> str:
@@ -162,7 +167,11 @@ def _tf32_description(request: CellRequest) -> str:
 
 
 def _model_path(request: CellRequest, details: dict) -> str:
-    """The fp32 model, or for fp16 the fp16 export (the TensorRT provider makes fp16 from fp32 itself)."""
+    """The fp32 model, for fp16 the fp16 export (the TensorRT provider makes fp16 from fp32 itself), for int8 the recipe's QDQ model."""
+    if request.precision == "int8":
+        path, record = read_quantized(request.artifacts["int8_dir"])
+        details |= quantized_details(record)
+        return path
     if request.precision != "fp16":
         return request.artifacts["onnx"]
     if request.backend.provider == TENSORRT:
@@ -186,10 +195,15 @@ def _check_placement(ort, path: str, request: CellRequest, stream_handle, input_
     placement_batch = request.batch_size if provider == TENSORRT else 1
     example = {input_meta.name: np.zeros((placement_batch, *request.input_shape[1:]), dtype=_dtype(input_meta))}
     setup = provider_setup(request, stream_handle, input_meta.name, graph=False)
-    placement = _node_placement(ort, path, request, setup.providers, example)
-    details["node_placement"] = placement
+    nodes = _profiled_nodes(ort, path, request, setup.providers, example)
+    details["node_placement"] = placement = _node_placement(nodes)
     if not placement.get(provider):
         raise BackendUnavailable(f"{provider} loaded but ran none of the model's nodes (placement: {placement})")
+    if request.precision == "int8" and provider != TENSORRT:
+        eight_bit = collections.Counter(n.get("op_name") for n in nodes if n.get("op_name") in EIGHT_BIT_OPS)
+        details["eight_bit_kernels"] = dict(eight_bit)
+        if not eight_bit:
+            raise BackendUnavailable("ONNX Runtime ran none of the model's convolutions in 8 bits (no QLinear or Integer kernel)")
 
 
 def _bound_gpu_runs(torch, session, stream, request: CellRequest, graphed: bool) -> tuple:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from infbench.backends.base import CellRequest, Loaded, Runtime
+from infbench.backends.base import CellRequest, Loaded, Runtime, quantized_details, read_quantized
 from infbench.errors import ArtifactError, BackendUnavailable, first_line
+from infbench.hardware import no_cpu_bf16_reason
 from infbench.variants import OpenVINOOptions
 from infbench.versions import installed_version
 
-PRECISION_HINTS = {"fp32": "f32", "fp16": "f16", "bf16": "bf16"}
+# int8 models hold their 8-bit layers as FakeQuantize operations; what they keep in float runs in f32.
+PRECISION_HINTS = {"fp32": "f32", "fp16": "f16", "bf16": "bf16", "int8": "f32"}
+EIGHT_BIT = ("i8", "u8")
 CAPABILITIES = {"fp16": "FP16", "bf16": "BF16"}  # OPTIMIZATION_CAPABILITIES a precision needs
 
 
@@ -52,9 +55,30 @@ def _throughput_step(ov, compiled, requests_in_flight: int):
     return make_step
 
 
+def runtime_precisions(compiled) -> dict[str, int]:
+    """How many of the compiled model's operations run in each precision (the plugin's own account)."""
+    counts: dict[str, int] = {}
+    for op in compiled.get_runtime_model().get_ordered_ops():
+        info = op.get_rt_info()
+        precision = info["runtimePrecision"].astype(str) if "runtimePrecision" in info else "unknown"
+        counts[precision] = counts.get(precision, 0) + 1
+    return counts
+
+
+def _model_path(request: CellRequest, details: dict) -> str:
+    if request.precision != "int8":
+        return request.artifacts["onnx"]
+    path, record = read_quantized(request.artifacts["int8_dir"])
+    details |= quantized_details(record)
+    return path
+
+
 class OpenVINORuntime(Runtime):
     def unavailable_reason(self, request: CellRequest) -> str | None:
-        return "openvino is not installed" if installed_version("openvino") is None else None
+        if installed_version("openvino") is None:
+            return "openvino is not installed"
+        # The plugin lists BF16 where it can only emulate it (several times slower than f32): a bf16 cell needs the CPU's own.
+        return no_cpu_bf16_reason() if request.precision == "bf16" else None
 
     def load(self, request: CellRequest) -> Loaded:
         import openvino as ov
@@ -62,7 +86,8 @@ class OpenVINORuntime(Runtime):
         options: OpenVINOOptions = request.options
         core = ov.Core()
         capabilities = _check_capability(core, request.precision)
-        model = _read(core, request.artifacts["onnx"], request.input_shape)
+        details: dict = {}
+        model = _read(core, _model_path(request, details), request.input_shape)
         config = {
             "PERFORMANCE_HINT": options.performance_hint,
             "INFERENCE_NUM_THREADS": request.threads,
@@ -73,7 +98,10 @@ class OpenVINORuntime(Runtime):
         if reported != PRECISION_HINTS[request.precision]:
             raise BackendUnavailable(f"OpenVINO's CPU plugin runs {reported} when asked for {request.precision}")
         requests_in_flight = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-        details = {
+        details["runtime_precisions"] = precisions = runtime_precisions(compiled)
+        if request.precision == "int8" and not any(precisions.get(p) for p in EIGHT_BIT):
+            raise BackendUnavailable(f"OpenVINO's CPU plugin ran no operation in 8 bits (its precisions: {precisions})")
+        details |= {
             "variant": request.variant_name,
             "options": options.described(),
             "config": config,

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from infbench.backends.base import CellRequest, Loaded, Runtime
+from infbench.backends.base import CellRequest, Loaded, Runtime, quantized_details, read_quantized
 from infbench.errors import BackendUnavailable
 from infbench.hardware import no_cpu_bf16_reason, no_gpu_reason
 from infbench.variants import PyTorchOptions
+from infbench.versions import installed_version
 
 GPU_BF16_MIN_CAPABILITY = (8, 0)
 
@@ -80,11 +81,27 @@ def _compiled(torch, model, options: PyTorchOptions):
     return torch.compile(torch.nn.Sequential(model, ToFloat()), mode=mode, dynamic=False)
 
 
+def _quantized_model(torch, request: CellRequest, details: dict):
+    """The recipe's exported 8-bit program, compiled with inductor's freezing (which makes its int8 kernels)."""
+    import torch._inductor.config as inductor_config
+    import torchao  # noqa: F401  (registers the quantize and dequantize operators the program calls)
+
+    path, record = read_quantized(request.artifacts["int8_dir"])
+    details |= quantized_details(record)
+    inductor_config.freezing = True
+    details["inductor_freezing"] = True
+    return torch.export.load(path).module()
+
+
 class PyTorchRuntime(Runtime):
     def unavailable_reason(self, request: CellRequest) -> str | None:
-        if request.backend.device == "cpu":
-            return no_cpu_bf16_reason() if request.precision == "bf16" else None
-        return no_gpu_reason()
+        if request.backend.device == "cuda":
+            return no_gpu_reason()
+        if request.precision == "bf16":
+            return no_cpu_bf16_reason()
+        if request.precision == "int8" and installed_version("torchao") is None:
+            return "torchao is not installed (pip install -r requirements.txt; PT2E quantization lives there since torch 2.10)"
+        return None
 
     def load(self, request: CellRequest) -> Loaded:
         options: PyTorchOptions = request.options
@@ -105,8 +122,11 @@ class PyTorchRuntime(Runtime):
         memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
         details["memory_format"] = "channels_last" if options.channels_last else "contiguous (NCHW)"
         device = torch.device(request.backend.device)
-        model = load_trained(request.artifacts["pth"], request.architecture, request.num_classes, request.image_size)
-        model = model.to(device=device, dtype=numerics.dtype, memory_format=memory_format)
+        if options.quantization:
+            model = _quantized_model(torch, request, details)
+        else:
+            model = load_trained(request.artifacts["pth"], request.architecture, request.num_classes, request.image_size)
+            model = model.to(device=device, dtype=numerics.dtype, memory_format=memory_format)
         module = model
         if options.compile_mode:
             module = _compiled(torch, model, options)

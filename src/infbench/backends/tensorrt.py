@@ -33,6 +33,14 @@ def _network_flags(trt) -> int:
     return 0  # explicit batch is the only mode from TensorRT 10 on; 11 is strongly typed by default
 
 
+def _set_int8(trt, config) -> str:
+    """An explicitly quantized (QDQ) network: its scales are the model's, no calibrator runs."""
+    if _major(trt) < 11:
+        config.set_flag(trt.BuilderFlag.INT8)  # trt-api: 8 10
+        return "QDQ ONNX model (S8S8 symmetric) with BuilderFlag.INT8: explicit quantization"
+    return "QDQ ONNX model (S8S8 symmetric), strongly typed network: explicit quantization"
+
+
 def _set_fp16(trt, config, onnx_is_fp16: bool) -> str:
     """Make the engine fp16 the way this TensorRT version allows; return how it was done."""
     if onnx_is_fp16:
@@ -77,6 +85,8 @@ def _builder_config(trt, builder, network, spec: EngineSpec) -> tuple[object, st
     if not spec.allow_tf32:
         config.clear_flag(trt.BuilderFlag.TF32)
     fp16_method = _set_fp16(trt, config, spec.onnx_is_fp16) if spec.precision == "fp16" else None
+    if spec.precision == "int8":
+        fp16_method = _set_int8(trt, config)
     profile = builder.create_optimization_profile()
     profile.set_shape(network.get_input(0).name, spec.input_shape, spec.input_shape, spec.input_shape)
     config.add_optimization_profile(profile)

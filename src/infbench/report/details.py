@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from infbench.catalog import LIBRARIES
-from infbench.records import OK, SKIPPED
+from infbench.records import MISMATCH, OK, SKIPPED
 from infbench.report.rows import SummaryRow
 from infbench.report.text import Footnotes, fmt, format_s, markdown, status_note
 
@@ -41,6 +41,8 @@ CELL_KEYS = ("machine", "backend", "variant_label", "precision", "batch_size")
 def _timing_line(row: SummaryRow, mode: str) -> list[str]:
     timing = row.timing(mode)
     cells = {k: str(getattr(row, k)) for k in CELL_KEYS}
+    if row.status == MISMATCH:
+        cells["precision"] += " (below the gate)"
     cells["mode"] = MODE_NAMES[mode]
     for stat in ("mean", "p50", "p90", "p99", "std", "min"):
         cells[stat] = fmt(getattr(timing, f"{stat}_ms"))
@@ -56,8 +58,9 @@ def _timing_line(row: SummaryRow, mode: str) -> list[str]:
 
 
 def timing_table(rows: list[SummaryRow]) -> str:
-    """Latency statistics of every measured cell, one line per timing mode."""
-    lines = [_timing_line(row, mode) for row in rows for mode in MODE_NAMES if row.status == OK and row.timing(mode)]
+    """Latency statistics of every timed cell, one line per timing mode (quantized cells below the gate marked so)."""
+    lines = [_timing_line(row, mode) for row in rows for mode in MODE_NAMES
+             if row.status in (OK, MISMATCH) and row.timing(mode)]
     return markdown(lines, [title for title, _ in TIMING_COLUMNS])
 
 

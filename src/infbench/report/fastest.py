@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from infbench.catalog import BACKENDS
+from infbench.catalog import BACKENDS, QUANTIZED
 from infbench.records import OK, SKIPPED
 from infbench.report.rows import SummaryRow
 from infbench.report.text import Footnotes, format_ips, format_ms, format_s, markdown
@@ -51,15 +51,23 @@ def _noisy(row: SummaryRow) -> str:
     return " ~" if row.timing(row.best_mode).noisy else ""
 
 
+def accuracy_text(row: SummaryRow) -> str:
+    """Beside a quantized cell's number, what it costs: its top-1 accuracy and the share of fp32's it keeps."""
+    if row.precision not in QUANTIZED or row.top1_accuracy is None:
+        return ""
+    return f"; top-1 {row.top1_accuracy:.3f}, {row.accuracy_ratio:.1%} of fp32"
+
+
 def latency_text(row: SummaryRow, with_build: bool = False) -> str:
     build = f"; build {format_s(row.build_s)}" if with_build and row.build_s else ""
-    return f"{format_ms(row.mean_ms(row.best_mode))}{_noisy(row)} ({row.variant_label}, {row.precision}{build})"
+    return (f"{format_ms(row.mean_ms(row.best_mode))}{_noisy(row)} ({row.variant_label}, {row.precision}"
+            f"{accuracy_text(row)}{build})")
 
 
 def throughput_text(row: SummaryRow, with_build: bool = False) -> str:
     build = f"; build {format_s(row.build_s)}" if with_build and row.build_s else ""
     return (f"{format_ips(row.throughput(row.best_mode))}{_noisy(row)} "
-            f"({row.variant_label}, {row.precision}, batch {row.batch_size}{build})")
+            f"({row.variant_label}, {row.precision}, batch {row.batch_size}{accuracy_text(row)}{build})")
 
 
 def runtimes_in(rows: list[SummaryRow]) -> list[str]:

@@ -84,6 +84,7 @@ class SummaryRow(BaseModel):
     first_inference_ms: float | None = None
     prepare_s: float | None = None
     engine_build_s: float | None = None
+    quantize_s: float | None = None
     build_s: float | None = None
     host_peak_rss_mb: float | None = None
     device_peak_mb: float | None = None
@@ -186,6 +187,10 @@ def record_problems(record: Record) -> list[str]:
 
 def _precision_method(record: Record) -> str | None:
     settings = record.settings
+    if "int8" in settings:
+        recipe = settings["int8"].get("recipe", {})
+        kept = settings["int8"].get("kept_float") or []
+        return f"{recipe.get('quantizer')} {recipe.get('name')}" + (f", {len(kept)} layers kept fp32" if kept else "")
     return (
         settings.get("fp16_method") or settings.get("bf16_method") or (record.build or {}).get("fp16_method")
         or (f"INFERENCE_PRECISION_HINT {settings['inference_precision']}" if "inference_precision" in settings else None)
@@ -207,7 +212,7 @@ def _measured_fields(record: Record) -> dict:
     cold = record.cold_start.model_dump() if record.cold_start else {}
     memory = record.memory.model_dump() if record.memory else {}
     parity = record.parity.model_dump() if record.parity else {}
-    fields = {key: cold.get(key) for key in ("load_s", "first_inference_ms", "prepare_s", "engine_build_s", "build_s")}
+    fields = {key: cold.get(key) for key in ("load_s", "first_inference_ms", "prepare_s", "engine_build_s", "quantize_s", "build_s")}
     fields |= {"host_peak_rss_mb": memory.get("host_peak_rss_mb"), "device_peak_mb": memory.get("device_peak_mb")}
     fields["parity_images"] = parity.get("images")
     for key in ("max_abs_diff", "max_rel_diff", "min_cosine", "top1_agreement", "decisive_images", "decisive_top1_agreement",
