@@ -73,3 +73,9 @@ def test_a_precision_a_backend_never_runs_is_skipped_with_the_catalogues_reason(
     record = run_cell(_request(toy, "fp16"), load_eval_set(toy / "eval_set.npz"), 2, WarmupPolicy(mode="fixed", iterations=1),
                       Tolerance(1e-2, 0.999, 1.0), 0.1)
     assert record.status == "skipped" and record.reason == "fp16 not supported by this toy (it runs the fp32 export)"
+
+
+def test_the_tf32_override_is_set_only_where_a_library_has_no_switch_of_its_own():
+    # NVIDIA_TF32_OVERRIDE=0 also takes cuDNN's frontend plans away (ONNX Runtime's fp32 batch-256 convolutions
+    # failed with it on the H200): backends with their own switch use it instead.
+    assert {name for name, backend in BACKENDS.items() if backend.tf32_override} == {"torch2trt", "onnxruntime_tensorrt"}

@@ -149,6 +149,9 @@ class Backend:
     unsupported: dict[str, str] = field(default_factory=dict)  # precision -> why this backend never runs it
     label: str = ""  # shown after the number in the study's table, as the study did: "2.099 ms (torch2trt)"
     provider: str = ""  # ONNX Runtime execution provider, where there is one
+    # Without a TF32 switch of its own, TF32 is kept off by NVIDIA_TF32_OVERRIDE=0, which also takes
+    # cuDNN's frontend plans away: set only where it is the one switch there is.
+    tf32_override: bool = False
 
     def __post_init__(self):
         if self.device not in DEVICES:
@@ -253,6 +256,7 @@ BACKENDS: dict[str, Backend] = {
             unsupported={"bf16": "bf16 not supported by torch2trt (it converts in fp32 or, with fp16_mode, fp16)",
                          "int8": NO_INT8_TORCH2TRT},
             label="torch2trt",
+            tf32_override=True,
         ),
         Backend(
             name="onnxruntime_cpu", title="ONNX Runtime, CPU provider", framework="ONNX Runtime", row="CPU", device="cpu",
@@ -291,6 +295,7 @@ BACKENDS: dict[str, Backend] = {
             unsupported={"bf16": NO_BF16_ONNX},
             label="TensorRT Provider",
             provider="TensorrtExecutionProvider",
+            tf32_override=True,
         ),
         Backend(
             name="tensorrt", title="TensorRT", framework="TensorRT", row="TensorRT (GPU)", device="cuda", artifact="trt",

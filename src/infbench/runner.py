@@ -119,8 +119,8 @@ class Measurement:
         if self.request.backend.is_gpu:
             from infbench.backends import cuda
 
-            if not self.request.allow_tf32:
-                cuda.disable_tf32_everywhere()  # before CUDA starts, so that every library sees it
+            if not self.request.allow_tf32 and self.request.backend.tf32_override:
+                cuda.disable_tf32_everywhere()  # before CUDA starts, so that the library sees it
             cuda.require_cuda()
             self.memory = cuda.DeviceMemory()
         start = time.perf_counter()

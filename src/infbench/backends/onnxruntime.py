@@ -161,7 +161,7 @@ def _node_placement(nodes: list[dict]) -> dict[str, int]:
 
 def _tf32_description(request: CellRequest) -> str:
     if request.backend.provider == TENSORRT:
-        # The TensorRT provider has no TF32 option; the runner set NVIDIA_TF32_OVERRIDE=0 for every GPU cell.
+        # The TensorRT provider has no TF32 option: the runner sets NVIDIA_TF32_OVERRIDE=0 for its cells (tf32_override).
         return "allowed (TensorRT's default)" if request.allow_tf32 else "disabled with NVIDIA_TF32_OVERRIDE=0"
     return "allowed" if request.allow_tf32 else "disabled (use_tf32=0)"
 
