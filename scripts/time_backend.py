@@ -7,6 +7,7 @@ from infbench.backends.base import BUILD_RECORD, CellRequest
 from infbench.catalog import BACKENDS
 from infbench.cells import Cell
 from infbench.harness import MeasurePolicy, WarmupPolicy
+from infbench.history import keep
 from infbench.parity import Tolerance
 from infbench.records import SKIPPED, Isolation, Record, error_record, now_utc, write_record
 from infbench.reference import load_eval_set
@@ -91,7 +92,8 @@ def main(smk) -> None:
     with step(smk, measures=True) as log:
         record = killed_attempt_record(smk, cell) or measure(smk, cell, log)
         write_record(smk.output.record, record)
-        log.info("%s: %s%s", smk.output.record, record.status, f" ({record.reason})" if record.reason else "")
+        kept = keep(record)  # now: Snakemake deletes the record before the cell is measured again
+        log.info("%s: %s%s; kept as %s", smk.output.record, record.status, f" ({record.reason})" if record.reason else "", kept)
 
 
 main(snakemake)  # noqa: F821 (injected by Snakemake's script directive)
