@@ -71,6 +71,19 @@ def versions(*libraries):
     return installed_versions(libraries)
 
 
+def report_versions(*distributions):
+    """Versions of libraries only the report uses (scipy's tests), as a param; the catalogue holds the measured ones."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in distributions:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
 def work_threads(wildcards, threads):
     """Threads for a step that measures nothing; a derived param (it takes `threads`), so not a rerun trigger."""
     return WORK_THREADS
@@ -213,6 +226,17 @@ def aggregate_inputs():
         "onnx_checks": [ONNX_CHECK.format(model=m) for m in MODELS],
         "onnx_infos": [ONNX_INFO.format(model=m) for m in MODELS],
     }
+
+
+CHANGE_THRESHOLD = {"factor": config["compare"]["factor"], "alpha": config["compare"]["alpha"]}
+
+
+def baseline_inputs():
+    """The baseline run's summary.json where compare.baseline names a folder; a time in the history is read by the script."""
+    from infbench.cells import summary_path
+
+    baseline = config["compare"]["baseline"]
+    return [str(summary_path(baseline))] if baseline and Path(baseline).exists() else []
 
 
 def comparison_inputs():
