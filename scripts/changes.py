@@ -11,7 +11,7 @@ from infbench.layout import RESULTS
 from infbench.records import load_records
 from infbench.report.baseline import Side, compare, history_point, read_run
 from infbench.report.changes import Threshold
-from infbench.report.whatchanged import document, flat
+from infbench.report.whatchanged import csv_columns, document, flat
 from infbench.scripting import step
 
 NO_BASELINE = ("compare.baseline is not set: give a run's result folder (such as docs/results/cpu-2core) or a time in "
@@ -43,7 +43,7 @@ def main(smk) -> None:
         write_text(smk.output.table, document(comparison.changes, threshold, old.name, new.name,
                                               comparison.unpaired(old.name, new.name)))
         with atomic_path(smk.output.csv) as tmp:
-            pd.DataFrame([flat(c) for c in comparison.changes]).to_csv(tmp, index=False)
+            pd.DataFrame([flat(c) for c in comparison.changes], columns=csv_columns()).to_csv(tmp, index=False)
         write_json(smk.output.json, comparison.as_json(old.name, new.name, threshold))
         log.info("%d cells compared with %s: %d listed, %d regressed; wrote %s", len(comparison.changes), old.name,
                  sum(c.listed for c in comparison.changes), len(comparison.regressed), smk.output.table)

@@ -8,8 +8,10 @@ measurement, are counted, with what differed for them.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import fields
 
 from infbench.catalog import BACKENDS
+from infbench.cells import Cell
 from infbench.history import parse_time
 from infbench.report.changes import CONFIDENCE_INTERVALS, FASTER, NOT_COMPARABLE, SLOWER, WITHIN_NOISE, Change, Threshold
 from infbench.report.text import format_ms, markdown
@@ -55,10 +57,12 @@ def verdict_text(change: Change) -> str:
     parts += [f"status {change.status}"] if change.status else []
     if change.verdict == NOT_COMPARABLE:
         parts.append(f"{NOT_COMPARABLE}: {change.why_not_comparable}")
+    elif change.p_value is not None:
+        parts.append(f"{change.verdict} (p = {change.p_value:.2g})")
     elif change.test == CONFIDENCE_INTERVALS:
         parts.append(f"{change.verdict} (by 99% confidence intervals)")
     else:
-        parts.append(f"{change.verdict} (p = {change.p_value:.2g})")
+        parts.append(change.verdict)
     return "; ".join(parts)
 
 
@@ -129,3 +133,9 @@ def flat(change: Change) -> dict:
     for key in ("versions", "code", "inputs", "how_long"):
         data[key] = " | ".join(data[key])
     return cell | {"verdict_text": verdict_text(change)} | data
+
+
+def csv_columns() -> list[str]:
+    """changes.csv's header, also where no cell was compared."""
+    cell = list(Cell("m", "m", "b", "v", "fp32", 1).fields())  # the columns a cell fills, as Cell names them
+    return cell + ["verdict_text"] + [f.name for f in fields(Change) if f.name != "cell"] + ["relative_change", "differs", "regressed"]
