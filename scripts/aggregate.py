@@ -3,7 +3,10 @@
 from pathlib import Path
 
 from infbench.artifacts import read_json
+from infbench.layout import RESULTS
 from infbench.records import load_records
+from infbench.report.baseline import history_changes
+from infbench.report.changes import Threshold
 from infbench.report.details import CONFIGURATION_LIBRARIES
 from infbench.report.outputs import ReportFiles, write_report
 from infbench.report.rows import summary_rows
@@ -15,7 +18,8 @@ from infbench.versions import installed_version
 def main(smk) -> None:
     with step(smk) as log:
         paths = list(smk.input.records)
-        rows = summary_rows(load_records(paths), [p.removeprefix("results/") for p in paths])
+        records = load_records(paths)
+        rows = summary_rows(records, [p.removeprefix("results/") for p in paths])
         models = {
             name: ModelSummary(card=read_json(card), onnx_export=read_json(info), onnx_check=read_json(check))
             for name, card, info, check in zip(smk.params.models, smk.input.cards, smk.input.onnx_infos, smk.input.onnx_checks)
@@ -27,8 +31,13 @@ def main(smk) -> None:
         )
         for note in summary.notes:
             log.warning("note: %s", note)
+        # The history changes only when a record does, and a new record runs this step again: not an input.
+        changes = history_changes(RESULTS, records, paths, Threshold.of(settings), log)
         write_report(summary, ReportFiles(*(Path(p) for p in (smk.output.table, smk.output.csv, smk.output.json,
-                                                                 smk.output.png, smk.output.svg))))
+                                                                 smk.output.png, smk.output.svg))), changes)
+        if changes:
+            log.info("what changed: %d cells against their previous measurement, %d listed", len(changes),
+                     sum(c.listed for c in changes))
         counts = {status: sum(r.status == status for r in rows) for status in dict.fromkeys(r.status for r in rows)}
         log.info("%d cells (%s); wrote %s", len(rows), counts, smk.output.table)
 

@@ -8,6 +8,7 @@ from infbench.catalog import BACKENDS
 from infbench.cells import Cell
 from infbench.export import export_failure
 from infbench.harness import MeasurePolicy, WarmupPolicy
+from infbench.history import keep
 from infbench.parity import Tolerance
 from infbench.records import SKIPPED, Isolation, Record, error_record, header, now_utc, write_record
 from infbench.reference import load_eval_set
@@ -100,7 +101,8 @@ def main(smk) -> None:
     with step(smk, measures=True) as log:
         record = killed_attempt_record(smk, cell) or without_model_record(smk, cell) or measure(smk, cell, log)
         write_record(smk.output.record, record)
-        log.info("%s: %s%s", smk.output.record, record.status, f" ({record.reason})" if record.reason else "")
+        kept = keep(record)  # now: Snakemake deletes the record before the cell is measured again
+        log.info("%s: %s%s; kept as %s", smk.output.record, record.status, f" ({record.reason})" if record.reason else "", kept)
 
 
 main(snakemake)  # noqa: F821 (injected by Snakemake's script directive)

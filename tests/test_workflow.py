@@ -201,6 +201,7 @@ def test_editing_a_module_reruns_exactly_the_rules_whose_scripts_import_it(own_c
         ({"benchmark": {"batch_sizes": [-1]}}, "config error: benchmark.batch_sizes[0]: -1 is less than the minimum of 1"),
         ({"data": {"path": "missing-images"}}, "config error: data.path: 'missing-images' does not exist"),
         ({"model": {"image_size": 8}}, "config error: model.image_size: resnet50 cannot take 8x8 images (allowed: 32 to 1024 pixels)"),
+        ({"compare": {"baseline": "missing-run"}}, "config error: compare.baseline: 'missing-run' does not exist and is not a time"),
     ],
 )
 def test_bad_config_stops_before_any_job_with_one_line(config, message, tmp_path):
@@ -400,3 +401,35 @@ def test_adding_a_model_reruns_nothing_of_the_models_already_measured(two_models
     assert planned and all("model=tiny" in line for line in planned), planned
     assert _planned_jobs(output) == {"train", "reference_outputs", "export_onnx", "check_onnx", "time_pytorch_cpu",
                                      "time_onnxruntime_cpu", "aggregate"}
+
+
+def _section(markdown: str, heading: str) -> str:
+    return markdown.split(f"## {heading}\n")[1].split("\n## ")[0]
+
+
+def test_a_rerun_after_a_code_edit_and_a_new_onnxruntime_says_what_changed(workflow_copy, tmp_path):
+    """The measurements a rerun replaces stay in results/history, and table.md's "What changed" names what differs."""
+    (tmp_path / "code").mkdir()
+    code = copy_code(tmp_path / "code")
+    backend = code / "src" / "infbench" / "backends" / "openvino.py"
+    call = "            infer_request.infer({0: x})\n"
+    backend.write_text(backend.read_text().replace(call, call * 2))  # what runs changes: every call infers twice
+    onnxruntime = tmp_path / "onnxruntime"
+    _pip_install_into(onnxruntime, "onnxruntime==1.30.0")
+    before = {path: json.loads((workflow_copy / path).read_text()) for path in (OPENVINO_RECORD, ORT_RECORD)}
+    if before[ORT_RECORD]["versions"]["onnxruntime"] == "1.30.0":
+        pytest.skip("onnxruntime 1.30.0 is what this environment has already")
+    env = {"PYTHONPATH": str(onnxruntime)}
+    result = snakemake(workflow_copy, "--cores", "2", "results/table.md", repo=code, env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert _planned_jobs(output) == ONNXRUNTIME_RULES | {"time_openvino"}
+    after = json.loads((workflow_copy / OPENVINO_RECORD).read_text())
+    history = sorted((workflow_copy / "results" / "history" / "local" / "resnet18" / "openvino" / "latency" / "fp32_bs1").glob("*.json"))
+    assert [json.loads(p.read_text()) for p in history] == [before[OPENVINO_RECORD], after]
+    changed = _section((workflow_copy / "results" / "table.md").read_text(), "What changed")
+    path = "src/infbench/backends/openvino.py"
+    assert f"{path} {before[OPENVINO_RECORD]['code'][path]} → {after['code'][path]}" in changed
+    assert f"onnxruntime {before[ORT_RECORD]['versions']['onnxruntime']} → 1.30.0" in changed
+    again = snakemake(workflow_copy, "-n", "--cores", "1", "results/table.md", repo=code, env=env)
+    assert "Nothing to be done" in again.stdout + again.stderr

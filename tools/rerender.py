@@ -1,7 +1,8 @@
 """Write a finished run's report again from its records: table.md, summary.json, summary.csv and the chart.
 
 For a run folder made by an earlier version of the workflow (whose summary.json another version
-cannot read), or a committed result after a change to the report:
+cannot read), or a committed result after a change to the report. A folder that keeps its history
+(history/) gets table.md's "What changed" as the aggregate writes it.
 
     python tools/rerender.py docs/results/cpu-2core [more folders]
 """
@@ -9,12 +10,16 @@ cannot read), or a committed result after a change to the report:
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from infbench.records import load_records  # noqa: E402
+from infbench.report.baseline import history_changes  # noqa: E402
+from infbench.report.changes import Threshold  # noqa: E402
 from infbench.report.outputs import ReportFiles, summary_from_folder, write_report  # noqa: E402
 
 
@@ -22,9 +27,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", nargs="+", type=Path, help="run folders holding summary.json and the records it cites")
     args = parser.parse_args()
+    logging.basicConfig(format="%(message)s", level=logging.INFO)
     for folder in args.folders:
         summary = summary_from_folder(folder)
-        write_report(summary, ReportFiles.in_folder(folder))
+        paths = [row.record for row in summary.cells]
+        changes = history_changes(folder, load_records([folder / p for p in paths]), paths, Threshold.of(summary.settings),
+                                  logging.getLogger("infbench"))
+        write_report(summary, ReportFiles.in_folder(folder), changes)
         print(f"{folder}: {len(summary.cells)} cells, wrote table.md, summary.json, summary.csv, latency.png and .svg")
     return 0
 

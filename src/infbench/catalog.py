@@ -66,6 +66,7 @@ LIBRARIES: dict[str, Library] = {
         Library("openvino", "openvino", ("openvino",)),
         Library("nncf", "nncf", ("nncf",)),
         Library("torchao", "torchao", ("torchao",)),
+        Library("scipy", "scipy", ("scipy",)),
         Library("pandas", "pandas", ("pandas",)),
         Library("tabulate", "tabulate", ("tabulate",)),
         Library("matplotlib", "matplotlib", ("matplotlib",)),

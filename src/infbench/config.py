@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -189,12 +190,33 @@ def _check_semantics(config: dict[str, Any], workdir: Path) -> None:
             raise ConfigError(f"compare.runs[{i}]: '{run}' does not exist (give a result folder or its summary.json)")
         if path.is_dir() and not (path / "summary.json").is_file():
             raise ConfigError(f"compare.runs[{i}]: '{run}' holds no summary.json (give a result folder or its summary.json)")
+    _check_baseline(config["compare"]["baseline"], workdir)
     warmup = config["benchmark"]["warmup"]
     if warmup["mode"] == "adaptive" and warmup["max_iterations"] < warmup["iterations"]:
         raise ConfigError(
             f"benchmark.warmup.max_iterations: {warmup['max_iterations']} is below "
             f"benchmark.warmup.iterations ({warmup['iterations']})"
         )
+
+
+def _is_time(text: str) -> bool:
+    try:
+        dt.datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_baseline(baseline: str | None, workdir: Path) -> None:
+    """A run's result folder (or its summary.json), or a time in this run's history."""
+    if baseline is None:
+        return
+    path = workdir / baseline
+    if path.is_dir() and not (path / "summary.json").is_file():
+        raise ConfigError(f"compare.baseline: '{baseline}' holds no summary.json (give a run's result folder or a time)")
+    if not path.exists() and not _is_time(baseline):
+        raise ConfigError(f"compare.baseline: '{baseline}' does not exist and is not a time (give a run's result folder, "
+                          "or a time such as 2026-11-30T09:26:00Z)")
 
 
 def _check_variants(bench: dict) -> None:

@@ -274,6 +274,17 @@ def aggregate_inputs():
     }
 
 
+CHANGE_THRESHOLD = {"factor": config["compare"]["factor"], "alpha": config["compare"]["alpha"]}
+
+
+def baseline_inputs():
+    """The baseline run's summary.json where compare.baseline names a folder; a time in the history is read by the script."""
+    from infbench.cells import summary_path
+
+    baseline = config["compare"]["baseline"]
+    return [str(summary_path(baseline))] if baseline and Path(baseline).exists() else []
+
+
 def comparison_inputs():
     """The summaries to compare: the runs named in compare.runs, and this run's own where asked for."""
     from infbench.cells import summary_path

@@ -1,5 +1,7 @@
-# The run's report over all its machines and models, and the comparison with runs made elsewhere.
-# Both are cheap and run where snakemake runs, also when the cells run on a cluster.
+# The run's report over all its machines and models, the comparison with runs made elsewhere, and
+# what changed against a baseline. All are cheap and run where snakemake runs, also when the cells
+# run on a cluster. The history (results/history) is read by the scripts, never an input: it changes
+# only when a record does, and a new record runs the aggregate again anyway.
 
 
 rule aggregate:
@@ -26,10 +28,11 @@ rule aggregate:
             "policy": timing_settings(next(iter(MACHINES)))["measure"],
             "machines": {name: vars(machine) for name, machine in MACHINES.items()},
             "parity_images": config["parity"]["images"],
+            "compare": CHANGE_THRESHOLD,
         },
         models=list(MODELS),
         repair=lambda wildcards: repair(SUMMARY, TABLE, RERUN),
-        versions=versions("pandas", "tabulate", "matplotlib"),
+        versions=versions("pandas", "tabulate", "matplotlib", "scipy"),
         code=code("aggregate.py"),
     script:
         "../../scripts/aggregate.py"
@@ -54,3 +57,25 @@ rule compare:
         code=code("compare.py"),
     script:
         "../../scripts/compare.py"
+
+
+rule changes:
+    input:
+        records=record_paths(),
+        baseline=baseline_inputs(),
+    output:
+        table="results/changes.md",
+        csv="results/changes.csv",
+        json="results/changes.json",
+    log:
+        "results/logs/changes.log",
+    localrule: True
+    conda:
+        "../../envs/report.yaml"
+    params:
+        baseline=config["compare"]["baseline"],
+        threshold=CHANGE_THRESHOLD,
+        versions=versions("pandas", "tabulate", "scipy"),
+        code=code("changes.py"),
+    script:
+        "../../scripts/changes.py"

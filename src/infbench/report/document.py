@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from infbench.report.changes import Change, Threshold
 from infbench.report.details import cell_table, configuration_table, skipped_list, timing_table
 from infbench.report.fastest import fastest_table, winners
 from infbench.report.models import across_models
@@ -10,6 +11,7 @@ from infbench.report.runs import LoadedRun
 from infbench.report.study import headline, study_table
 from infbench.report.summary import RunSummary
 from infbench.report.text import Footnotes, format_ips, format_ms
+from infbench.report.whatchanged import section
 
 MODE_TITLES = {
     "end_to_end": "end to end (host memory to host memory, copies included, as the study's scripts timed)",
@@ -110,10 +112,14 @@ def _configuration_sections(summary: RunSummary) -> list[str]:
     return parts
 
 
-def render_run(summary: RunSummary) -> str:
-    """results/table.md: the study's table (per machine), the fastest per runtime, configuration, every cell."""
+def render_run(summary: RunSummary, changes: list[Change] = ()) -> str:
+    """results/table.md: the study's table (per machine), the fastest per runtime, what changed, configuration, every cell.
+
+    `changes`: each cell against its previous measurement, where it has one (none: no "What changed").
+    """
     notes = Footnotes()
-    parts = ["# Inference latency", "", *_model_sections(summary, notes), *_configuration_sections(summary)]
+    parts = ["# Inference latency", "", *_model_sections(summary, notes)]
+    parts += section(list(changes), Threshold.of(summary.settings)) + _configuration_sections(summary)
     parts += cells_sections(summary.cells, notes)
     return "\n".join(parts)
 

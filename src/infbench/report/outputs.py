@@ -12,6 +12,7 @@ from pathlib import Path
 
 from infbench.artifacts import atomic_path, write_text
 from infbench.records import load_records
+from infbench.report.changes import Change
 from infbench.report.chart import plot
 from infbench.report.document import render_run
 from infbench.report.rows import summary_rows
@@ -32,10 +33,11 @@ class ReportFiles:
                    folder / "latency.svg")
 
 
-def write_report(summary: RunSummary, files: ReportFiles) -> None:
+def write_report(summary: RunSummary, files: ReportFiles, changes: list[Change] = ()) -> None:
+    """The run's files; `changes` (each cell against its previous measurement) make table.md's "What changed"."""
     import pandas as pd
 
-    write_text(files.table, render_run(summary))
+    write_text(files.table, render_run(summary, changes))
     with atomic_path(files.csv) as tmp:
         pd.DataFrame([row.flat() for row in summary.cells]).to_csv(tmp, index=False)
     write_summary(files.json, summary)
@@ -47,23 +49,30 @@ def _read(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def _models_of_old_summary(folder: Path, summary: dict) -> dict[str, ModelSummary]:
-    """A summary of schema 2 held one model, with its files beside it in model/."""
+def summary_models(summary: dict) -> dict[str, ModelSummary]:
+    """The models a summary.json describes, whichever version wrote it (schema 2 held one model)."""
+    if summary.get("schema_version") == SUMMARY_SCHEMA_VERSION:
+        return {name: ModelSummary.model_validate(m) for name, m in summary["models"].items()}
     card = summary["model"]
     return {card["architecture"]: ModelSummary(card=card, onnx_export=summary.get("onnx_export", {}),
                                                onnx_check=summary.get("onnx_check", {}))}
 
 
+def cited_records(summary: dict) -> list[str]:
+    """The records a summary.json cites, relative to its folder."""
+    return [row["record"] for row in summary["cells"]]
+
+
 def summary_from_folder(folder: Path) -> RunSummary:
     """A finished run's summary made again from the records its summary.json cites."""
     old = _read(folder / "summary.json")
-    paths = [row["record"] for row in old["cells"]]
+    paths = cited_records(old)
     rows = summary_rows(load_records([folder / p for p in paths]), paths)
     if old.get("schema_version") == SUMMARY_SCHEMA_VERSION:
-        models = {name: ModelSummary.model_validate(m) for name, m in old["models"].items()}
         installed, repaired = old.get("installed", {}), old.get("repaired", "")
     else:
-        models, installed, repaired = _models_of_old_summary(folder, old), {}, ""
+        installed, repaired = {}, ""
     settings = old["settings"]
     notes = parity_notes(rows, settings["parity_images"]) if "parity_images" in settings else []
-    return RunSummary(models=models, settings=settings, installed=installed, notes=notes, repaired=repaired, cells=rows)
+    return RunSummary(models=summary_models(old), settings=settings, installed=installed, notes=notes, repaired=repaired,
+                      cells=rows)

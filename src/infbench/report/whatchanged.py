@@ -1,0 +1,141 @@
+"""What changed, as tables: the "What changed" section of table.md, and changes.md, which compares two runs.
+
+Cells whose parity result changed come first, then those whose status changed, then the slower, the
+faster and those that cannot be compared; cells within noise, and cells timed in neither
+measurement, are counted, with what differed for them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import fields
+
+from infbench.catalog import BACKENDS
+from infbench.cells import Cell
+from infbench.history import parse_time
+from infbench.report.changes import CONFIDENCE_INTERVALS, FASTER, NOT_COMPARABLE, SLOWER, WITHIN_NOISE, Change, Threshold
+from infbench.report.text import format_ms, markdown
+
+COLUMNS = ["Cell", "What differs", "Mean", "p50", "Change", "Verdict", "Measured (UTC)"]
+SAME = "same versions and code"
+
+
+def rule(threshold: Threshold) -> str:
+    return (
+        f"A change is real when the means differ by a factor of at least {threshold.factor:g} and a Mann-Whitney U test "
+        f"on the two sets of calls gives p < {threshold.alpha:g} (for sets too small for that test to reach it: when the "
+        "99% confidence intervals of the means do not overlap), as `asv compare` decides. GPU cells are compared device "
+        "resident, CPU cells end to end; measurements on another CPU or GPU, or with other settings (how long aside), "
+        "are not comparable."
+    )
+
+
+def cell_text(change: Change, with_machine: bool) -> str:
+    cell = change.cell
+    text = f"{BACKENDS[cell.backend].title}: {cell.label}, batch {cell.batch}"
+    return f"{cell.machine}, {text}" if with_machine else text
+
+
+def _pair(old: float | None, new: float | None) -> str:
+    if old is None or new is None:
+        return ""
+    return f"{format_ms(old).removesuffix(' ms')} → {format_ms(new)}"
+
+
+def _relative(change: Change) -> str:
+    return "" if change.relative_change is None else f"{change.relative_change:+.1%}"
+
+
+def when(change: Change) -> str:
+    """When the two were measured: a cell's previous measurement may be older than the last run."""
+    old, new = parse_time(change.old_created), parse_time(change.new_created)
+    return f"{old:%Y-%m-%d %H:%M} → {new:%H:%M}" if old.date() == new.date() else f"{old:%Y-%m-%d %H:%M} → {new:%Y-%m-%d %H:%M}"
+
+
+def verdict_text(change: Change) -> str:
+    parts = [f"parity {change.parity}"] if change.parity else []
+    parts += [f"status {change.status}"] if change.status else []
+    if change.verdict == NOT_COMPARABLE:
+        parts.append(f"{NOT_COMPARABLE}: {change.why_not_comparable}")
+    elif change.p_value is not None:
+        parts.append(f"{change.verdict} (p = {change.p_value:.2g})")
+    elif change.test == CONFIDENCE_INTERVALS:
+        parts.append(f"{change.verdict} (by 99% confidence intervals)")
+    else:
+        parts.append(change.verdict)
+    return "; ".join(parts)
+
+
+def _group(change: Change) -> int:
+    if change.parity:
+        return 0
+    if change.status:
+        return 1
+    return {SLOWER: 2, FASTER: 3}.get(change.verdict, 4)
+
+
+def change_table(changes: list[Change]) -> str:
+    """The listed changes, one row each: parity changes first."""
+    with_machine = len({c.cell.machine for c in changes}) > 1
+    listed = sorted((c for c in changes if c.listed), key=_group)  # stable: the cells' own order within a group
+    lines = [[cell_text(c, with_machine), c.differs or SAME, _pair(c.old_mean_ms, c.new_mean_ms),
+              _pair(c.old_p50_ms, c.new_p50_ms), _relative(c), verdict_text(c), when(c)] for c in listed]
+    return markdown(lines, COLUMNS)
+
+
+def _by_difference(changes: list[Change]) -> str:
+    counted = Counter(c.differs or SAME for c in changes)
+    return "; ".join(f"{n} with {what}" for what, n in counted.items())
+
+
+def _cells(n: int) -> str:
+    return f"{n} cell" if n == 1 else f"{n} cells"
+
+
+def counted_lines(changes: list[Change]) -> list[str]:
+    """The cells not listed, counted with what differed for them."""
+    quiet = [c for c in changes if not c.listed and c.verdict == WITHIN_NOISE]
+    untimed = [c for c in changes if not c.listed and c.verdict != WITHIN_NOISE]
+    lines = []
+    if quiet:
+        lines.append(f"Within noise: {_cells(len(quiet))} ({_by_difference(quiet)}).")
+    if untimed:
+        lines.append(f"Timed in neither measurement (skipped, failed or mismatched both times): {_cells(len(untimed))} "
+                     f"({_by_difference(untimed)}).")
+    return lines
+
+
+def _body(changes: list[Change]) -> list[str]:
+    parts = [change_table(changes), ""] if any(c.listed for c in changes) else ["No cell changed beyond noise.", ""]
+    counted = counted_lines(changes)
+    return parts + ["\n".join(counted), ""] if counted else parts
+
+
+def section(changes: list[Change], threshold: Threshold) -> list[str]:
+    """table.md's "What changed": each cell against its previous measurement; nothing where no cell has one."""
+    if not changes:
+        return []
+    return ["## What changed", "", "Each cell against its previous measurement (results/history). " + rule(threshold), "",
+            *_body(changes)]
+
+
+def document(changes: list[Change], threshold: Threshold, old: str, new: str, unpaired: list[str]) -> str:
+    """changes.md: every cell of one run against the same cell of another (`old`, `new` name them)."""
+    parts = [f"# What changed: {old} → {new}", "", rule(threshold), "", *_body(changes)]
+    parts += [f"{line}" for line in unpaired] + ([""] if unpaired else [])
+    return "\n".join(parts)
+
+
+def flat(change: Change) -> dict:
+    """One line of changes.csv."""
+    data = change.as_dict()
+    cell = data.pop("cell")
+    for key in ("versions", "code", "inputs", "how_long"):
+        data[key] = " | ".join(data[key])
+    return cell | {"verdict_text": verdict_text(change)} | data
+
+
+def csv_columns() -> list[str]:
+    """changes.csv's header, also where no cell was compared."""
+    cell = list(Cell("m", "m", "b", "v", "fp32", 1).fields())  # the columns a cell fills, as Cell names them
+    return cell + ["verdict_text"] + [f.name for f in fields(Change) if f.name != "cell"] + ["relative_change", "differs", "regressed"]

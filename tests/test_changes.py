@@ -1,0 +1,256 @@
+"""What changed between two measurements: the verdict on samples, what differs, the history, the tables and the gate."""
+
+import dataclasses
+import json
+import logging
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import REPO, snakemake
+
+from infbench.artifacts import write_json
+from infbench.cells import Cell
+from infbench.history import entries, keep, previous
+from infbench.records import Record, header, read_record
+from infbench.report.changes import FASTER, NOT_COMPARABLE, SLOWER, WITHIN_NOISE, Threshold, compare_records, decide
+from infbench.report.rows import summary_rows
+from infbench.report.summary import ModelSummary, RunSummary, write_summary
+from infbench.report.whatchanged import change_table, section
+
+sys.path.insert(0, str(REPO / "tools"))
+import check_regressions  # noqa: E402
+
+CELL = Cell("local", "resnet50", "onnxruntime_cpu", "default", "fp32", 1)
+HOST = {"cpu": "AMD EPYC", "usable_cpus": 2, "os": "Linux", "python": "3.11.7", "hostname": "vm"}
+POLICY = {"iterations": 100, "min_time_s": 2.0, "max_time_s": 60, "min_iterations": 5, "max_iterations": 100000}
+MODEL = {"architecture": "resnet50", "image_size": 224, "num_classes": 10}
+CARD = MODEL | {"val_top1": 0.96, "val_images": 359, "trainable": "head", "device": "cpu", "data": "digits"}
+
+
+def _samples(seed: int, mean: float, spread: float, n: int) -> np.ndarray:
+    """`n` calls around `mean` with a coefficient of variation `spread`, standardised: their mean is `mean` exactly."""
+    z = np.random.default_rng(seed).standard_normal(n)
+    return mean * (1 + spread * (z - z.mean()) / z.std())
+
+
+def _stats(samples) -> dict:
+    s = np.asarray(samples)
+    return {"n": len(s), "mean": float(s.mean()), "std": float(s.std()), "min": float(s.min()), "p50": float(np.median(s)),
+            "p90": float(np.percentile(s, 90)), "p99": float(np.percentile(s, 99)), "max": float(s.max()),
+            "cv": float(s.std() / s.mean())}
+
+
+def _record(samples, cell=CELL, created="2026-11-30T09:00:00+00:00", status="ok", passed=True, host=HOST, threads=2,
+            versions=None, code=None, policy=POLICY) -> Record:
+    record = header(cell, status, None if status == "ok" else f"{status} for a reason") | {
+        "created_utc": created, "host": host, "settings": {"threads": threads, "allow_tf32": False},
+        "versions": versions or {"onnxruntime": "1.31.1"}, "code": code or {"scripts/time_backend.py": "a" * 16},
+        "model_info": MODEL, "parity": {"passed": passed},
+    }
+    if status == "ok":
+        samples = [float(v) for v in samples]
+        block = {"host_ms": _stats(samples), "warmup": {"mode": "fixed", "iterations": 2, "settled": True, "stopped_by": "count"},
+                 "images_per_step": cell.batch, "throughput_ips": 1000 / float(np.mean(samples)), "noisy": False,
+                 "stopped_by": "iterations", "samples_ms": samples}
+        record["timing"] = {"policy": policy, "methods": {"end_to_end": "host clock"}, "end_to_end": block}
+    return Record.model_validate(record)
+
+
+# The decision on samples ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n, factor", [(200, 1.1), (200, 1.0), (5, 1.0)])
+def test_identical_distributions_are_within_noise_in_at_least_99_of_100_seeds(n, factor):
+    threshold = Threshold(factor=factor)
+    verdicts = []
+    for seed in range(100):
+        rng = np.random.default_rng(seed)
+        old, new = rng.lognormal(np.log(50), 0.1, n), rng.lognormal(np.log(50), 0.1, n)  # noisy and skewed, as calls are
+        verdicts.append(decide(old, new, threshold).verdict)
+    assert verdicts.count(WITHIN_NOISE) >= 99, verdicts
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_10_percent_shift_with_2_percent_spread_is_slower_and_back_is_faster(seed):
+    old, new = _samples(seed, 50, 0.02, 200), _samples(seed + 1000, 55, 0.02, 200)
+    slower = decide(old, new, Threshold())
+    assert slower.verdict == SLOWER and slower.ratio == pytest.approx(1.1) and slower.p_value < 1e-30
+    assert decide(new, old, Threshold()).verdict == FASTER
+
+
+def test_a_certain_change_below_the_factor_is_within_noise():
+    decision = decide(_samples(1, 50, 0.001, 200), _samples(2, 52.5, 0.001, 200), Threshold())
+    assert decision.verdict == WITHIN_NOISE and decision.p_value < 1e-30
+
+
+def test_too_few_calls_for_the_u_test_are_judged_by_confidence_intervals():
+    # Five calls a side can never give p < 0.002 (at best 2/252): asv's fallback decides.
+    clear = decide(_samples(1, 50, 0.02, 5), _samples(2, 100, 0.02, 5), Threshold())
+    assert clear.verdict == SLOWER and clear.p_value is None and clear.test == "99% confidence intervals"
+    noisy = decide(_samples(1, 50, 0.4, 5), _samples(2, 65, 0.4, 5), Threshold())
+    assert noisy.verdict == WITHIN_NOISE
+
+
+# What is comparable, and what differs ---------------------------------------------------------------
+
+
+def test_different_machines_gpus_or_settings_are_not_comparable():
+    old = _record(_samples(1, 50, 0.02, 100))
+    new = _samples(2, 60, 0.02, 100)
+    cases = {
+        "CPU AMD EPYC → Intel Xeon": _record(new, host=HOST | {"cpu": "Intel Xeon"}),
+        "threads 2 → 16": _record(new, threads=16),
+        "not timed now (skipped)": _record(None, status="skipped"),
+    }
+    for why, record in cases.items():
+        change = compare_records(old, record, Threshold())
+        assert (change.verdict, change.why_not_comparable) == (NOT_COMPARABLE, why)
+        assert not change.regressed
+    # How long it measured is no reason: fewer iterations are still the same measurement.
+    shorter = compare_records(old, _record(new, policy=POLICY | {"iterations": 50, "min_time_s": 0}), Threshold())
+    assert shorter.verdict == SLOWER and shorter.how_long == ("iterations 100 → 50", "min_time_s 2.0 → 0")
+
+
+def test_a_change_says_which_versions_code_and_parity_differ():
+    old = _record(_samples(1, 50, 0.02, 100), code={"scripts/time_backend.py": "a" * 16, "src/x.py": "b" * 16})
+    new = _record(None, status="mismatch", passed=False, created="2026-12-01T10:00:00+00:00",
+                  versions={"onnxruntime": "1.32.0"}, code={"scripts/time_backend.py": "c" * 16, "src/y.py": "d" * 16})
+    change = compare_records(old, new, Threshold())
+    assert change.versions == ("onnxruntime 1.31.1 → 1.32.0",)
+    assert change.code == (f"scripts/time_backend.py {'a' * 16} → {'c' * 16}", f"src/x.py {'b' * 16} → absent",
+                           f"src/y.py absent → {'d' * 16}")
+    assert change.parity == "passed → failed" and change.status == "ok → mismatch" and change.regressed
+    assert change.as_dict()["cell"]["backend"] == "onnxruntime_cpu"
+
+
+def test_parity_changes_are_listed_first_and_within_noise_counted_with_what_differs():
+    base = _samples(1, 50, 0.02, 100)
+    other = Cell("local", "resnet50", "openvino", "latency", "fp32", 1)
+    third = dataclasses.replace(other, batch=2)
+    changes = [
+        compare_records(_record(base), _record(_samples(2, 80, 0.02, 100)), Threshold()),
+        compare_records(_record(base, cell=other), _record(None, cell=other, status="mismatch", passed=False), Threshold()),
+        compare_records(_record(base, cell=third), _record(_samples(3, 50, 0.02, 100), cell=third, versions={"onnxruntime": "1.30.0"}),
+                        Threshold()),
+    ]
+    table = change_table(changes)
+    rows = [line for line in table.splitlines()[2:]]
+    assert len(rows) == 2 and "parity passed → failed" in rows[0] and "slower (p = " in rows[1]
+    assert "50.00 → 80.00 ms" in rows[1] and "+60.0%" in rows[1]
+    text = "\n".join(section(changes, Threshold()))
+    assert text.startswith("## What changed")
+    assert "Within noise: 1 cell (1 with onnxruntime 1.31.1 → 1.30.0)." in text
+    assert section([], Threshold()) == []
+
+
+# The history ----------------------------------------------------------------------------------------
+
+
+def test_history_keeps_every_measurement_and_finds_the_one_replaced(tmp_path, caplog):
+    first = _record(_samples(1, 50, 0.02, 10), created="2026-11-30T09:00:00+00:00")
+    again = _record(_samples(2, 50, 0.02, 10), created="2026-11-30T09:00:00+00:00")  # the same second
+    last = _record(_samples(3, 50, 0.02, 10), created="2026-11-30T10:00:00+00:00")
+    paths = [keep(r, tmp_path) for r in (first, again, last)]
+    assert [p.name for p in paths] == ["20261130T090000Z.json", "20261130T090000Z-2.json", "20261130T100000Z.json"]
+    assert paths[0].parent == tmp_path / "history/local/resnet50/onnxruntime_cpu/default/fp32_bs1"
+    assert entries(tmp_path, CELL) == paths and read_record(paths[0]) == first
+    log = logging.getLogger("infbench.test")
+    assert previous(tmp_path, last, log).record == again
+    paths[1].write_text("{ cut short")
+    with caplog.at_level(logging.WARNING, logger="infbench.test"):
+        assert previous(tmp_path, last, log).record == first
+    assert f"history: skipped {paths[1]}: not a readable record" in caplog.text
+    assert previous(tmp_path, first, log) is None
+
+
+# Comparing two run folders: the regression check ---------------------------------------------------
+
+
+def _run(tmp_path, name, records, card=CARD):
+    folder = tmp_path / name
+    paths = [r.cell.record_path.removeprefix("results/") for r in records]
+    for record, path in zip(records, paths):
+        write_json(folder / path, record.dump())
+    model = ModelSummary(card=card)
+    write_summary(folder / "summary.json", RunSummary(models={card["architecture"]: model}, settings={}, cells=summary_rows(records, paths)))
+    return folder
+
+
+@pytest.fixture
+def runs(tmp_path):
+    base = _record(_samples(1, 50, 0.02, 100))
+    return {
+        "old": _run(tmp_path, "old", [base]),
+        "same": _run(tmp_path, "same", [_record(_samples(2, 50, 0.02, 100), created="2026-12-01T00:00:00+00:00")]),
+        "slower": _run(tmp_path, "slower", [_record(_samples(3, 60, 0.02, 100), versions={"onnxruntime": "1.32.0"})]),
+        "mismatch": _run(tmp_path, "mismatch", [_record(None, status="mismatch", passed=False)]),
+        "elsewhere": _run(tmp_path, "elsewhere", [_record(_samples(4, 90, 0.02, 100), host=HOST | {"cpu": "Intel Xeon"})]),
+        "small": _run(tmp_path, "small", [_record(_samples(5, 50, 0.02, 100))], card=CARD | {"image_size": 32}),
+    }
+
+
+@pytest.mark.parametrize("new, code", [("same", 0), ("slower", 1), ("mismatch", 1), ("elsewhere", 0), ("old", 0)])
+def test_the_check_fails_on_a_slower_cell_or_a_parity_failure_only(runs, new, code, capsys):
+    assert check_regressions.main([str(runs["old"]), str(runs[new])]) == code
+    out = capsys.readouterr()
+    assert out.out.startswith(f"# What changed: {runs['old']} → {runs[new]}")
+    assert ("regressed: local, ONNX Runtime, CPU provider: CPU provider, fp32, batch 1" in out.err) == bool(code)
+
+
+def test_the_check_names_bad_input_in_one_line(runs, tmp_path):
+    (tmp_path / "empty").mkdir()
+    cases = {
+        tmp_path / "missing": "missing: does not exist",
+        tmp_path / "empty": "empty: holds no records (no summary.json)",
+        runs["small"]: "small: holds records of resnet50 at 32x32 with 10 classes, not resnet50 at 224x224 with 10 classes like",
+    }
+    for old, message in cases.items():
+        cmd = [sys.executable, str(REPO / "tools" / "check_regressions.py"), str(old), str(runs["old"])]
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2 and result.stdout == ""
+        assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+    slower = subprocess.run([sys.executable, str(REPO / "tools" / "check_regressions.py"), str(runs["old"]), str(runs["slower"]),
+                             "--factor", "1.5"], capture_output=True, text=True, timeout=120)
+    assert slower.returncode == 0 and "onnxruntime 1.31.1 → 1.32.0" in slower.stdout  # 20% slower: under a factor of 1.5
+
+
+# The workflow's target ------------------------------------------------------------------------------
+
+
+OPENVINO = "records/local/resnet18/openvino/latency/fp32_bs1.json"
+
+
+def test_the_changes_target_compares_this_run_with_a_baseline_folder_or_a_time(workflow_copy, tmp_path):
+    import shutil
+
+    baseline = tmp_path / "baseline"
+    shutil.copytree(workflow_copy / "results", baseline, ignore=shutil.ignore_patterns("history", "logs", "benchmarks"))
+    record = json.loads((baseline / OPENVINO).read_text())
+    block = record["timing"]["end_to_end"]
+    block["samples_ms"] = [10 * block["host_ms"]["mean"]] * len(block["samples_ms"])  # ten times slower then
+    (baseline / OPENVINO).write_text(json.dumps(record))
+    result = snakemake(workflow_copy, "--cores", "1", "results/changes.md", "--config", f'compare={{"baseline": "{baseline}"}}')
+    assert result.returncode == 0, result.stderr[-3000:]
+    markdown = (workflow_copy / "results" / "changes.md").read_text()
+    assert markdown.startswith(f"# What changed: {baseline} → results")
+    row = next(line for line in markdown.splitlines() if line.startswith("| OpenVINO, CPU: latency hint, fp32, batch 1"))
+    assert "faster (" in row
+    cells = len(list((workflow_copy / "results" / "records").rglob("*.json")))
+    assert f"The same measurement in both: {cells - 1} cells (not measured again)." in markdown
+    data = json.loads((workflow_copy / "results" / "changes.json").read_text())
+    assert [c["verdict"] for c in data["changes"]] == [FASTER] and data["same_measurement"] == cells - 1
+    assert (workflow_copy / "results" / "changes.csv").read_text().startswith("machine,model,backend,variant,")
+    # A time in this run's history: each cell as it stood then (here: as it stands).
+    result = snakemake(workflow_copy, "--cores", "1", "results/changes.md", "--config", 'compare={"baseline": "2100-01-01T00:00:00Z"}')
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"The same measurement in both: {cells} cells" in (workflow_copy / "results" / "changes.md").read_text()
+
+
+def test_a_baseline_of_another_model_is_one_line(workflow_copy):
+    result = snakemake(workflow_copy, "--cores", "1", "results/changes.md", "--config",
+                       f'compare={{"baseline": "{REPO / "docs/results/cpu-2core"}"}}')
+    assert result.returncode != 0
+    assert (f"error: {REPO / 'docs/results/cpu-2core'}: holds records of resnet50 at 224x224 with 10 classes, none of the "
+            "models of results (resnet18 at 32x32 with 10 classes)") in result.stderr
