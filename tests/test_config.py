@@ -54,7 +54,7 @@ def test_one_tolerance_can_be_overridden_alone():
         ({"train": {"batch_size": 0}}, "train.batch_size: 0 is less than the minimum of 1"),
         ({"benchmark": {"precisions": ["int4"]}}, "benchmark.precisions[0]: 'int4' is not one of ['fp32', 'fp16', 'bf16', 'int8']"),
         ({"benchmark": {"variants": {"openvino": ["cumulative_throughput"]}}},
-         "benchmark.variants.openvino[0]: 'cumulative_throughput' is not a variant of openvino (allowed: latency, throughput)"),
+         "benchmark.variants.openvino[0]: 'cumulative_throughput' is not a variant of openvino (allowed: latency, throughput, int8_nncf,"),
         ({"benchmark": {"variants": {"tflite": ["default"]}}}, "benchmark.variants: 'tflite' is not one of ['pytorch_cpu'"),
         ({"benchmark": {"batch_sizes": {"cpu": [1]}}}, "benchmark.batch_sizes: 'cuda' is a required property"),
         ({"benchmark": {"min_iterations": 200}}, "benchmark.min_iterations: 200 is above benchmark.iterations (100)"),
@@ -136,5 +136,7 @@ def test_one_list_of_batch_sizes_serves_every_device_and_a_mapping_each_its_own(
 def test_variants_not_chosen_are_each_backends_defaults():
     config = validate_config({"benchmark": {"variants": {"pytorch_cpu": ["compile"]}}}, SCHEMA)
     assert config["benchmark"]["variants"]["pytorch_cpu"] == ["compile"]
-    assert config["benchmark"]["variants"]["openvino"] == ["latency"]  # throughput: asked for only, keeps the default job short
+    openvino = config["benchmark"]["variants"]["openvino"]
+    assert openvino[0] == "latency" and "throughput" not in openvino  # throughput: asked for only, keeps the default job short
+    assert {"int8_nncf", "int8_qdq"} <= set(openvino) and "int8_nncf_accuracy" not in openvino  # minutes: asked for only
     assert "compile_max_autotune" not in config["benchmark"]["variants"]["pytorch_cuda"]  # minutes of autotuning: asked for only

@@ -27,6 +27,7 @@ class QuantRecipe:
     per_channel: bool = True  # weights quantized per output channel
     calibration: str = "MinMax"  # onnxruntime: MinMax, Entropy or Percentile; nncf: its preset's statistics
     keep_float: tuple[str, ...] = ()  # layers kept in fp32 whatever their cost, from KEEP_FLOAT
+    seven_bit_weights: tuple[str, ...] = ()  # layers whose weights use 7 bits (reduce_range): no int16 overflow on CPUs without VNNI
     accuracy_aware: bool = False  # keep the layers whose quantization costs most accuracy in fp32, until within max_drop
 
     def __post_init__(self):
@@ -34,8 +35,10 @@ class QuantRecipe:
             raise ValueError(f"quantizer {self.quantizer!r} is not one of {QUANTIZERS}")
         if self.activations not in ("uint8", "int8"):
             raise ValueError(f"activations {self.activations!r} is not uint8 or int8")
-        if unknown := set(self.keep_float) - set(KEEP_FLOAT):
-            raise ValueError(f"keep_float names unknown layers {sorted(unknown)} (known: {KEEP_FLOAT})")
+        if unknown := (set(self.keep_float) | set(self.seven_bit_weights)) - set(KEEP_FLOAT):
+            raise ValueError(f"keep_float or seven_bit_weights names unknown layers {sorted(unknown)} (known: {KEEP_FLOAT})")
+        if self.seven_bit_weights and self.quantizer != "onnxruntime":
+            raise ValueError("seven_bit_weights is an ONNX Runtime quantization setting")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -36,12 +36,12 @@ def float_scope(model, names: tuple[str, ...]) -> list[str]:
 
 
 def _top1(validation: list, labels: np.ndarray):
-    """NNCF's validation function: top-1 on the validation images, and each item's logits (its ranking reads them)."""
+    """NNCF's validation function: top-1 on the validation images, and each item's own (NNCF ranks layers by them;
+    ranked by logits instead, it picked the wrong layers on the digits model)."""
     def validate(compiled, data) -> tuple[float, list]:
         output = compiled.output(0)
-        logits = [compiled(x)[output] for x in data]
-        predictions = np.concatenate([item.argmax(1) for item in logits])
-        return float((predictions == labels).mean()), [[item] for item in logits]
+        correct = [float(compiled(x)[output].argmax(1)[0] == label) for x, label in zip(data, labels)]
+        return float(np.mean(correct)), correct
 
     return validate
 

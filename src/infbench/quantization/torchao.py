@@ -57,7 +57,9 @@ def quantize(weights: str, card: dict, out_dir: Path, recipe: QuantRecipe, data:
     example = (torch.from_numpy(np.ascontiguousarray(data.calibration[:2])),)
     batch = torch.export.Dim("batch", min=1, max=4096)
     with torch.no_grad():
-        captured = torch.export.export(model, example, dynamic_shapes=({0: batch},)).module()
+        # strict: torchvision's blocks call one ReLU module several times, which the quantizer's fusion
+        # annotation cannot take from a non-strict capture ("Input partition has more than one output node")
+        captured = torch.export.export(model, example, dynamic_shapes=({0: batch},), strict=True).module()
         quantizer, kept = _quantizer(model, recipe)
         prepared = prepare_pt2e(captured, quantizer)
         for i in range(0, len(data.calibration), BATCH):
