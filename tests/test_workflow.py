@@ -68,7 +68,8 @@ def test_every_output_is_written_and_consistent(finished_workflow):
     results = finished_workflow / "results"
     records = [r.dump() for r in load_records(sorted((results / "records").glob("*/*/*/*/*.json")))]
     cells = {(r["machine"], r["backend"], r["variant"]) for r in records}
-    expected = {("local", name, variant) for name, backend in BACKENDS.items() for variant in backend.variants_by_default}
+    expected = {("local", name, v.name) for name, backend in BACKENDS.items()  # the tiny config asks for fp32 only
+                for v in backend.variants if v.runs_by_default and v.runs("fp32")}
     assert cells == expected
     measured = {r["backend"] for r in records if r["status"] == "ok"}
     assert measured == {"pytorch_cpu", "onnxruntime_cpu", "openvino"}
@@ -196,7 +197,7 @@ def test_editing_a_module_reruns_exactly_the_rules_whose_scripts_import_it(own_c
          "config error: benchmark.variants.pytorch_cuda[1]: 'tensorrt' is not a variant of pytorch_cuda (allowed: eager, "
          "channels_last, compile, compile_cudagraphs, compile_max_autotune)"),
         ({"machines": {"gpu": {"partition": "gpu"}}}, "config error: machines.gpu: 'cpus' is a required property"),
-        ({"model": {"architecture": "resnet51"}}, "config error: model.architecture: 'resnet51' is not one of"),
+        ({"model": {"architecture": "resnet51"}}, "config error: model.architecture: 'resnet51' is not a torchvision classification model (nearest: resnet50"),
         ({"benchmark": {"iterations": 0}}, "config error: benchmark.iterations: 0 is less than the minimum of 1"),
         ({"benchmark": {"batch_sizes": [-1]}}, "config error: benchmark.batch_sizes[0]: -1 is less than the minimum of 1"),
         ({"data": {"path": "missing-images"}}, "config error: data.path: 'missing-images' does not exist"),
