@@ -36,7 +36,8 @@ def trained(tmp_path_factory):
     model, summary = train(manifest, settings)
     save_state_dict(model, root / "model_weights.pth")
     export_onnx(model, SIZE, root / "onnx_model.onnx", opset=18, exporter="dynamo", half=False)
-    card = {"architecture": "resnet18", "num_classes": 10, "image_size": SIZE, "val_top1": summary["val_top1"]}
+    card = {"architecture": "resnet18", "num_classes": 10, "image_size": SIZE, "val_top1": summary["val_top1"],
+            "train_images": summary["train_images"]}
     eval_set = build_eval_set(manifest, card, str(root / "model_weights.pth"), n_images=128, threads=2)
     return {"root": root, "manifest": manifest, "card": card, "eval_set": eval_set}
 
@@ -105,9 +106,21 @@ def test_one_layer_with_a_scale_off_by_a_large_factor_fails_the_gate(trained):
 def test_the_accuracy_aware_recipe_keeps_layers_in_fp32_until_within_max_drop(trained):
     folder = _quantized(trained, "qdq_u8s8_accuracy")
     record = read_json(folder / QUANTIZATION_RECORD)
-    assert record["validation_images"] == 64 and record["steps"]
+    assert record["validation_images"] == 64 and record["steps"] and not record["validation_seen_in_training"]
     assert record["within_max_drop"] or len(record["kept_float"]) == len(record["steps"]) - 1
     assert record["validation_int8_accuracy"] == record["steps"][-1]["validation_accuracy"]
+
+
+def test_accuracy_aware_recipes_validate_on_training_images_the_model_was_not_fitted_on():
+    from infbench.quantization.data import validation_items
+
+    train = [f"image{i}" for i in range(1000)]
+    items, first, seen = validation_items(train, n_calibration=128, trained_on=400, asked=200)
+    assert (items[0], items[-1], first, seen) == ("image400", "image599", 400, False)
+    items, first, seen = validation_items(train, n_calibration=128, trained_on=1000, asked=200)  # every image trained on
+    assert (items[0], len(items), first, seen) == ("image128", 200, 128, True)
+    items, first, seen = validation_items(train, n_calibration=128, trained_on=0, asked=200)  # weights as given
+    assert (items[0], first, seen) == ("image128", 128, False)
 
 
 def test_a_recipe_whose_library_is_missing_or_whose_model_is_missing_says_so(trained, tmp_path):

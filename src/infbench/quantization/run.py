@@ -30,7 +30,7 @@ def quantize(recipe_name: str, inputs: dict, settings: dict, out_dir: Path, thre
         raise BackendUnavailable(reason)
     if recipe.quantizer != "torchao" and (reason := export_failure(inputs["onnx_info"])):
         raise BackendUnavailable(f"no ONNX model to quantize: {reason}")
-    data, described = quantization_data(inputs["manifest"], inputs["card"]["image_size"], settings["calibration_images"],
+    data, described = quantization_data(inputs["manifest"], inputs["card"], settings["calibration_images"],
                                         settings["validation_images"], recipe.accuracy_aware)
     log.info("quantizing %s with %s (%s): %d calibration images%s", inputs["card"]["architecture"], recipe.name,
              recipe.quantizer, described["calibration_images"],
@@ -50,7 +50,7 @@ def _run(recipe, inputs: dict, settings: dict, data, out_dir: Path, threads: int
     if recipe.quantizer == "nncf":
         from infbench.quantization import nncf
 
-        return nncf.quantize(inputs["onnx"], out_dir, recipe, data, settings["max_drop"])
+        return nncf.quantize(inputs["onnx"], out_dir, recipe, data, settings["max_drop"], settings["ranking_images"])
     if recipe.quantizer == "torchao":
         from infbench.quantization import torchao
 
