@@ -64,11 +64,15 @@ def cell_request(smk, cell: Cell) -> CellRequest:
 
 
 def without_model_record(smk, cell: Cell) -> Record | None:
-    """The cell's skip where its model could not be exported to ONNX (the exporter's own message)."""
-    if "onnx_info" not in smk.input.keys() or not (reason := export_failure(read_json(smk.input.onnx_info))):
+    """The cell's skip where the model it runs does not exist: an ONNX file given without the PyTorch
+    module the backend runs, or an export that failed (the exporter's own message)."""
+    if smk.params.without_module:
+        reason = smk.params.without_module
+    elif "onnx_info" in smk.input.keys() and (failure := export_failure(read_json(smk.input.onnx_info))):
+        reason = f"no ONNX model: {failure}"
+    else:
         return None
-    return Record(**header(cell, SKIPPED, f"no ONNX model: {reason}"), measure_again=smk.params.measure_again,
-                  code=smk.params.code)
+    return Record(**header(cell, SKIPPED, reason), measure_again=smk.params.measure_again, code=smk.params.code)
 
 
 def measure(smk, cell: Cell, log) -> Record:

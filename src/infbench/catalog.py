@@ -155,6 +155,7 @@ class Backend:
     # Without a TF32 switch of its own, TF32 is kept off by NVIDIA_TF32_OVERRIDE=0, which also takes
     # cuDNN's frontend plans away: set only where it is the one switch there is.
     tf32_override: bool = False
+    fp16_onnx: bool = False  # runs fp16 from the fp16 ONNX export (the PyTorch module's .half()), not the fp32 one
 
     def __post_init__(self):
         if self.device not in DEVICES:
@@ -167,6 +168,11 @@ class Backend:
     @property
     def is_gpu(self) -> bool:
         return self.device == "cuda"
+
+    @property
+    def runs_torch_module(self) -> bool:
+        """Whether it runs the PyTorch module itself (or a conversion of it), not an ONNX file."""
+        return self.artifact in ("pth", "torch2trt")
 
     @property
     def in_study(self) -> bool:
@@ -283,6 +289,7 @@ BACKENDS: dict[str, Backend] = {
             module="infbench.backends.onnxruntime", variants=ORT_CUDA_VARIANTS,
             unsupported={"bf16": NO_BF16_ONNX, "int8": NO_INT8_CUDA_ONNXRUNTIME},
             provider="CUDAExecutionProvider",
+            fp16_onnx=True,
         ),
         Backend(
             name="onnxruntime_tensorrt", title="ONNX Runtime, TensorRT provider", framework="ONNX Runtime",

@@ -148,18 +148,39 @@ def _check_models(config: dict[str, Any], workdir: Path, basedir: Path) -> None:
     search = factory_search_path(workdir, basedir)
     names: dict[str, str] = {}
     for key, entry in _model_entries(config):
-        check_architecture(f"{key}.architecture", entry["architecture"], search)
-        size = entry.get("image_size") or config["model"]["image_size"]
-        check_image_size(f"{key}.image_size", entry["architecture"], size)
-        if entry["weights"] is not None and not (workdir / entry["weights"]).is_file():
-            raise ConfigError(f"{key}.weights: '{entry['weights']}' does not exist (give an existing .pth file, or null)")
-        trainable = entry.get("trainable") or config["train"]["trainable"]
-        if trainable == "none" and entry["weights"] is None:
-            raise ConfigError(f"{key}: trainable none uses its weights as they are, and it has none (give {key}.weights)")
-        name = entry.get("name") or default_name(entry["architecture"])
+        if entry.get("onnx") is not None:
+            _check_onnx_file(key, entry, workdir)
+        else:
+            _check_module(key, entry, config, workdir, search)
+        name = entry.get("name") or default_name(entry["architecture"], entry.get("onnx"))
         if name in names:
             raise ConfigError(f"{key}.name: '{name}' is also the name of {names[name]} (give each model a name of its own)")
         names[name] = key
+
+
+def _check_module(key: str, entry: dict, config: dict[str, Any], workdir: Path, search: list[Path]) -> None:
+    """A model built in PyTorch: its architecture exists here and takes its image size; its weights exist."""
+    if entry["architecture"] is None:
+        raise ConfigError(f"{key}: names neither an architecture nor an onnx file (give one of them)")
+    check_architecture(f"{key}.architecture", entry["architecture"], search)
+    size = entry.get("image_size") or config["model"]["image_size"]
+    check_image_size(f"{key}.image_size", entry["architecture"], size)
+    if entry["weights"] is not None and not (workdir / entry["weights"]).is_file():
+        raise ConfigError(f"{key}.weights: '{entry['weights']}' does not exist (give an existing .pth file, or null)")
+    trainable = entry.get("trainable") or config["train"]["trainable"]
+    if trainable == "none" and entry["weights"] is None:
+        raise ConfigError(f"{key}: trainable none uses its weights as they are, and it has none (give {key}.weights)")
+
+
+def _check_onnx_file(key: str, entry: dict, workdir: Path) -> None:
+    """A model given as an ONNX file: the file exists, and nothing else describes the model."""
+    if entry["architecture"] is not None:
+        raise ConfigError(f"{key}: names both an architecture and an onnx file (give one of them)")
+    for other in ("weights", "trainable"):
+        if entry.get(other) is not None:
+            raise ConfigError(f"{key}.{other}: an ONNX file is measured as it is, with no {other} (remove {key}.{other})")
+    if not (workdir / entry["onnx"]).is_file():
+        raise ConfigError(f"{key}.onnx: '{entry['onnx']}' does not exist (give an existing .onnx file)")
 
 
 def _check_semantics(config: dict[str, Any], workdir: Path) -> None:

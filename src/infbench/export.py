@@ -14,7 +14,8 @@ from infbench.parity import Tolerance, compare
 
 log = logging.getLogger("infbench")
 INPUT_NAME, OUTPUT_NAME = "input", "logits"
-EXPORTED, FAILED = "exported", "failed"  # onnx_model.json's status
+# onnx_model.json's status: exported, the export failed, or a file given as it is (models[].onnx)
+EXPORTED, FAILED, PROVIDED = "exported", "failed", "provided"
 
 
 def failed_export(exporter: str, exc: BaseException) -> dict:

@@ -1,4 +1,8 @@
-"""The held-out images every backend runs, and the PyTorch fp32 CPU outputs they are compared with."""
+"""The held-out images every backend runs, and the reference outputs they are compared with.
+
+The reference is PyTorch's fp32 CPU output; for a model given as an ONNX file, ONNX Runtime's fp32
+CPU output of that file.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,11 @@ from infbench.artifacts import atomic_path
 from infbench.errors import ArtifactError
 
 EVAL_KEYS = ("images", "labels", "reference")
-RANGE_KEYS = ("largest_value", "largest_value_at")  # absent from evaluation sets written before them
+# Absent from evaluation sets written before them.
+RANGE_KEYS = ("largest_value", "largest_value_at")
+REFERENCE_BY = "reference_by"
+PYTORCH_REFERENCE = "PyTorch fp32 CPU"
+ONNX_FILE_REFERENCE = "ONNX Runtime fp32 CPU (of the given ONNX file)"
 FP16_MAX = 65504.0  # float16's largest finite value
 
 
@@ -72,23 +80,48 @@ def fp16_range_note(eval_set: dict) -> str | None:
     return f"the fp32 model holds {value:.3g} ({eval_set['largest_value_at']}), beyond fp16's largest finite value {FP16_MAX:g}"
 
 
+def held_out(manifest: dict, image_size: int, n_images: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first `n_images` held-out images, preprocessed, and their labels."""
+    from infbench.data import load_images
+
+    val = manifest["val"][:n_images]
+    images = load_images([p for p, _ in val], image_size)
+    return images, np.array([manifest["classes"].index(c) for _, c in val], dtype=np.int64)
+
+
 def build_eval_set(manifest: dict, card: dict, weights: str, n_images: int, threads: int) -> dict[str, np.ndarray]:
     import torch
 
-    from infbench.data import load_images
     from infbench.models import load_trained
 
     torch.set_num_threads(threads)
-    val = manifest["val"][:n_images]
-    images = load_images([p for p, _ in val], card["image_size"])
-    labels = np.array([manifest["classes"].index(c) for _, c in val], dtype=np.int64)
+    images, labels = held_out(manifest, card["image_size"], n_images)
     model = load_trained(weights, card["architecture"], card["num_classes"], card["image_size"])
     batches = (torch.from_numpy(images[i : i + 16]) for i in range(0, len(images), 16))
     outputs, value, where = largest_value(model, batches)
     return {
         "images": images, "labels": labels, "reference": np.concatenate(outputs).astype(np.float32),
-        "largest_value": np.float32(value), "largest_value_at": np.str_(where),
+        "largest_value": np.float32(value), "largest_value_at": np.str_(where), REFERENCE_BY: np.str_(PYTORCH_REFERENCE),
     }
+
+
+def build_eval_set_from_onnx(manifest: dict, card: dict, onnx_path: str, n_images: int, threads: int,
+                             fixed_batch: int | None) -> dict[str, np.ndarray]:
+    """The evaluation set of a model given as an ONNX file: ONNX Runtime's fp32 CPU outputs are the reference."""
+    from infbench.onnx_file import cpu_session, largest_initializer, scores
+
+    images, labels = held_out(manifest, card["image_size"], n_images)
+    reference = scores(cpu_session(onnx_path, threads), images, fixed_batch or 16)
+    value, where = largest_initializer(onnx_path)
+    return {
+        "images": images, "labels": labels, "reference": reference,
+        "largest_value": np.float32(value), "largest_value_at": np.str_(where), REFERENCE_BY: np.str_(ONNX_FILE_REFERENCE),
+    }
+
+
+def reference_by(eval_set: dict) -> str:
+    """What computed the evaluation set's reference outputs."""
+    return str(eval_set.get(REFERENCE_BY, PYTORCH_REFERENCE))
 
 
 def save_eval_set(path: str | Path, eval_set: dict[str, np.ndarray]) -> None:
@@ -101,7 +134,7 @@ def load_eval_set(path: str | Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path) as data:
             eval_set = {k: data[k] for k in EVAL_KEYS}
-            eval_set |= {k: data[k][()] for k in RANGE_KEYS if k in data}
+            eval_set |= {k: data[k][()] for k in (*RANGE_KEYS, REFERENCE_BY) if k in data}
     except (OSError, ValueError, KeyError) as exc:
         raise ArtifactError(f"{path}: not a readable evaluation set ({exc})") from exc
     return eval_set

@@ -24,7 +24,7 @@ from infbench.errors import ArtifactError, BackendUnavailable, first_line
 from infbench.harness import MeasurePolicy, WarmupPolicy, time_steps, warm_up
 from infbench.parity import Tolerance, compare, outputs_over, relative_diff
 from infbench.records import ERROR, MISMATCH, OK, SKIPPED, ColdStart, Memory, Parity, Record, Timing, TimingBlock, header
-from infbench.reference import fp16_range_note
+from infbench.reference import fp16_range_note, reference_by
 from infbench.versions import distribution_warnings, imported_versions, installed_version
 
 log = logging.getLogger("infbench")
@@ -175,7 +175,7 @@ class Measurement:
             failures = list(parity["failures"])
             if self.request.precision == "fp16" and (note := fp16_range_note(self.eval_set)):
                 failures.append(note)
-            reason = "outputs differ from the PyTorch fp32 CPU reference: " + "; ".join(failures)
+            reason = f"outputs differ from the {reference_by(self.eval_set)} reference: " + "; ".join(failures)
             if self.request.precision not in QUANTIZED or not parity.get("finite", True):
                 raise Mismatch(reason)
             self.below_gate = reason + f" (timed all the same: {self.request.precision} trades accuracy for speed)"

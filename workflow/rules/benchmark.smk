@@ -39,6 +39,7 @@ for _backend in BACKENDS.values():
             gpu=(lambda wildcards: machine_gpu(wildcards.machine)) if _backend.is_gpu else "not used",
             versions=timing_versions(_backend.name),
             measure_again=record_measure_again(_backend.name),
+            without_module=without_module(_backend.name),
             code=code("time_backend.py", _backend.module),
         script:
             "../../scripts/time_backend.py"

@@ -1,6 +1,8 @@
 # Paths, settings and helpers shared by the rules. Nothing here imports torch, numpy or onnxruntime:
 # library versions come from package metadata, the GPU from the driver's /proc entries.
 
+import re
+
 from snakemake.logging import logger
 
 from infbench.availability import fp16_onnx_needed, tensorrt_missing, torch2trt_missing
@@ -73,9 +75,26 @@ def versions(*libraries):
 
 
 def model_versions(model, *libraries):
-    """Versions of what builds a model (torch, torchvision, and timm for timm's models) and of `libraries`."""
-    builders = ("torch", "torchvision", "timm") if MODELS[model].architecture.startswith("timm/") else ("torch", "torchvision")
+    """Versions of what builds a model (torch, torchvision, and timm for timm's models; ONNX Runtime runs an ONNX file) and of `libraries`."""
+    spec = MODELS[model]
+    if spec.is_onnx_file:
+        builders = ("onnx", "onnxruntime")
+    elif spec.architecture.startswith("timm/"):
+        builders = ("torch", "torchvision", "timm")
+    else:
+        builders = ("torch", "torchvision")
     return versions(*builders, *libraries)
+
+
+def names_pattern(names):
+    """A wildcard constraint matching exactly `names` (and nothing where there are none)."""
+    return "|".join(re.escape(name) for name in sorted(names)) or "(?!)"
+
+
+# Which rules make a model's card and ONNX file: training and export for a PyTorch model, the import
+# of the given file for an ONNX one (each rule constrained to its models, so only one can apply).
+TORCH_MODELS = names_pattern(name for name, spec in MODELS.items() if not spec.is_onnx_file)
+ONNX_FILE_MODELS = names_pattern(name for name, spec in MODELS.items() if spec.is_onnx_file)
 
 
 def timing_versions(backend_name):
@@ -212,6 +231,8 @@ def timing_inputs(backend_name):
     def inputs(wildcards):
         model = wildcards.model
         files = {"eval_set": EVAL_SET.format(model=model), "card": CARD.format(model=model)}
+        if missing_module(backend, wildcards):
+            return files  # the cell is skipped with the reason (param without_module)
         cell = {"machine": wildcards.machine, "model": model, "precision": wildcards.precision, "batch": wildcards.batch}
         if recipe := backend.variant(wildcards.variant).options.quantization:
             files["int8_dir"] = INT8_DIR.format(model=model, recipe=recipe.name)
@@ -224,7 +245,7 @@ def timing_inputs(backend_name):
                 # Not ancient(): Snakemake skips its own checks (params, code) of a job downstream of one
                 # that reruns, so an ancient edge from check_onnx hid a new onnxruntime from these rules.
                 files["onnx_check"] = ONNX_CHECK.format(model=model)
-            if wildcards.precision == "fp16" and backend.name == "onnxruntime_cuda":
+            if wildcards.precision == "fp16" and backend.fp16_onnx:
                 files["onnx_fp16"] = ONNX_FP16.format(model=model)
         elif wildcards.precision in backend.unsupported:
             pass  # nothing is built for it: the cell is skipped with the reason
@@ -236,6 +257,26 @@ def timing_inputs(backend_name):
         return files
 
     return inputs
+
+
+def missing_module(backend, wildcards):
+    """Why a cell cannot run because its model is an ONNX file without the PyTorch module it needs, or ""."""
+    spec = MODELS[wildcards.model]
+    return spec.missing_for(backend, wildcards.precision, fp16_onnx_needed(TRT_VERSION)) or ""
+
+
+def without_module(backend_name):
+    """The timing rule's without_module param: the reason its cell is skipped where the model is an ONNX file."""
+    backend = BACKENDS[backend_name]
+    return lambda wildcards: missing_module(backend, wildcards)
+
+
+def reference_inputs(wildcards):
+    """What the reference outputs are computed from: the PyTorch weights, or the given ONNX file as imported."""
+    files = {"manifest": manifest_of(wildcards), "card": CARD.format(model=wildcards.model)}
+    if MODELS[wildcards.model].is_onnx_file:
+        return files | {"onnx": ONNX.format(model=wildcards.model), "onnx_info": ONNX_INFO.format(model=wildcards.model)}
+    return files | {"weights": WEIGHTS.format(model=wildcards.model)}
 
 
 def record_measure_again(backend_name):

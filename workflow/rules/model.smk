@@ -8,6 +8,8 @@ rule train:
         "results/logs/{model}/train.log",
     benchmark:
         "results/benchmarks/{model}/train.tsv"
+    wildcard_constraints:
+        model=TORCH_MODELS,
     conda:
         "../../envs/pytorch.yaml"
     threads: WORK_THREADS
@@ -22,11 +24,36 @@ rule train:
         "../../scripts/train.py"
 
 
+# A model given as an ONNX file (models[].onnx) in place of training and export: checked, its input
+# and output named as the workflow's exports name them, its held-out accuracy in its card.
+rule import_onnx:
+    input:
+        source=lambda wildcards: MODELS[wildcards.model].onnx,
+        manifest=manifest_of,
+    output:
+        onnx=ONNX,
+        info=ONNX_INFO,
+        card=CARD,
+    log:
+        "results/logs/{model}/import_onnx.log",
+    wildcard_constraints:
+        model=ONNX_FILE_MODELS,
+    conda:
+        "../../envs/onnxruntime.yaml"
+    threads: WORK_THREADS
+    params:
+        image_size=lambda wildcards: MODELS[wildcards.model].image_size,
+        max_val_images=config["train"]["max_val_images"],
+        cpu_threads=work_threads,
+        versions=versions("onnx", "onnxruntime", "numpy", "pillow"),
+        code=code("import_onnx.py"),
+    script:
+        "../../scripts/import_onnx.py"
+
+
 rule reference_outputs:
     input:
-        manifest=manifest_of,
-        weights=WEIGHTS,
-        card=CARD,
+        unpack(reference_inputs),
     output:
         EVAL_SET,
     log:
@@ -54,6 +81,8 @@ rule export_onnx:
         "results/logs/{model}/export_onnx.log",
     benchmark:
         "results/benchmarks/{model}/export_onnx.tsv"
+    wildcard_constraints:
+        model=TORCH_MODELS,
     conda:
         "../../envs/onnx.yaml"
     params:

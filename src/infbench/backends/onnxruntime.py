@@ -174,7 +174,7 @@ def _model_path(request: CellRequest, details: dict) -> str:
         return path
     if request.precision != "fp16":
         return request.artifacts["onnx"]
-    if request.backend.provider == TENSORRT:
+    if not request.backend.fp16_onnx:  # the TensorRT provider
         details["fp16_method"] = "trt_fp16_enable on the fp32 ONNX model"
         return request.artifacts["onnx"]
     details["fp16_method"] = "fp16 ONNX model (exported from model.half())"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from infbench.export import PROVIDED
 from infbench.report.changes import Change, Threshold
 from infbench.report.details import cell_table, configuration_table, skipped_list, timing_table
 from infbench.report.fastest import fastest_table, winners
@@ -74,6 +75,10 @@ def study_sections(rows: list[SummaryRow], settings: dict, notes: Footnotes, car
 def _export_sentence(onnx_info: dict, onnx_check: dict) -> str:
     if onnx_info.get("status") == "failed":
         return f"ONNX export: {onnx_info.get('reason')}; the ONNX cells are skipped."
+    if onnx_info.get("status") == PROVIDED:
+        return (f"ONNX model: the file as given ({onnx_info.get('source')}, opset {onnx_info.get('opset')}, input "
+                f"{onnx_info.get('input_shape')}); every cell is checked against ONNX Runtime's fp32 CPU outputs of it, "
+                "and the cells that need its PyTorch module are skipped.")
     return (
         f"ONNX export: {onnx_info.get('exporter')} exporter, opset {onnx_info.get('opset')}; ONNX Runtime's CPU outputs "
         f"match PyTorch's on {onnx_check.get('images')} held-out images (max relative diff "

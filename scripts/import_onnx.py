@@ -1,0 +1,59 @@
+"""A model given as an ONNX file: check it, write it as onnx_model.onnx, and its card with its held-out accuracy."""
+
+import numpy as np
+
+from infbench.artifacts import read_json, sha256, write_json
+from infbench.data import load_images
+from infbench.onnx_file import cpu_session, import_onnx, scores
+from infbench.scripting import step
+from infbench.versions import imported_versions
+
+CHUNK = 64  # images loaded at a time while the held-out accuracy is measured
+
+
+def held_out_top1(session, val: list, classes: list[str], image_size: int, batch: int) -> float:
+    """Top-1 accuracy on the held-out images `val`, as the train step measures a model it trains."""
+    correct = 0
+    for start in range(0, len(val), CHUNK):
+        chunk = val[start : start + CHUNK]
+        logits = scores(session, load_images([p for p, _ in chunk], image_size), batch)
+        labels = np.array([classes.index(c) for _, c in chunk])
+        correct += int((logits.argmax(1) == labels).sum())
+    return correct / len(val)
+
+
+def main(smk) -> None:
+    with step(smk) as log:
+        manifest = read_json(smk.input.manifest)
+        size, classes = smk.params.image_size, manifest["classes"]
+        info = import_onnx(smk.input.source, smk.output.onnx, size, len(classes))
+        log.info("%s: input %s, output %s, opset %s, %d nodes; written as %s", smk.input.source, info["input_shape"],
+                 info["output_shape"], info["opset"], info["nodes"], smk.output.onnx)
+        if info["fixed_batch"]:
+            log.warning("note: %s fixes its batch size at %d; cells at other batch sizes will fail with ONNX Runtime's "
+                        "message (export it with a dynamic batch axis)", smk.input.source, info["fixed_batch"])
+        session = cpu_session(smk.output.onnx, smk.params.cpu_threads)
+        val = manifest["val"][: smk.params.max_val_images] if smk.params.max_val_images else manifest["val"]
+        top1 = held_out_top1(session, val, classes, size, info["fixed_batch"] or 16)
+        card = {
+            "name": smk.wildcards.model,
+            "architecture": f"{smk.wildcards.model} (ONNX file)",
+            "classes": classes,
+            "num_classes": len(classes),
+            "image_size": size,
+            "input": {"layout": "NCHW", "dtype": "float32", "normalisation": "ImageNet mean and std of RGB in [0, 1]"},
+            "data": manifest["source"],
+            "trainable": "none",
+            "starting_weights": f"ONNX file {smk.input.source} (sha256 {sha256(smk.input.source)[:16]})",
+            "reference": "ONNX Runtime's fp32 CPU outputs of the file",
+            "val_images": len(val),
+            "val_top1": round(top1, 6),
+            "versions": imported_versions(["onnx", "onnxruntime", "numpy", "pillow"]),
+        }
+        info["versions"] = card["versions"]
+        write_json(smk.output.info, info)
+        write_json(smk.output.card, card)
+        log.info("held-out top-1 %.3f on %d images (ONNX Runtime, CPU)", top1, len(val))
+
+
+main(snakemake)  # noqa: F821 (injected by Snakemake's script directive)
