@@ -13,11 +13,13 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import re
 from pathlib import Path
 
 PACKAGE = "infbench"
 
 
+@functools.cache
 def _module_file(package_root: Path, module: str) -> Path | None:
     """The file of `module` (dotted, starting with the package's name) under `package_root`, if any."""
     parts = module.split(".")
@@ -35,12 +37,29 @@ def _with_parents(module: str) -> list[str]:
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
+# The import statements that name the package, lazy ones included; parenthesised names may span lines.
+_PACKAGE_IMPORT = re.compile(
+    rf"^[ \t]*(?:from[ \t]+{PACKAGE}\b[\w.]*[ \t]+import[ \t]+(?:\([^)]*\)|[^\n]*)|import[ \t]+{PACKAGE}\b[^\n]*)",
+    re.MULTILINE,
+)
+
+
+def _statements(text: str) -> list[ast.stmt]:
+    """The package's import statements in a source, parsed one by one (parsing only these is what keeps a dry run fast)."""
+    parsed = []
+    for match in _PACKAGE_IMPORT.finditer(text):
+        try:
+            parsed.extend(ast.parse(match.group(0).strip()).body)
+        except SyntaxError:  # prose in a docstring that reads like an import
+            continue
+    return parsed
+
+
 @functools.cache
 def _direct_imports(path: Path) -> frozenset[str]:
     """The package's modules that a source file imports (anywhere in it, lazy imports included)."""
-    tree = ast.parse(path.read_text(), filename=str(path))
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _statements(path.read_text()):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names if alias.name.split(".")[0] == PACKAGE)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module.split(".")[0] == PACKAGE:
@@ -53,9 +72,13 @@ def _direct_imports(path: Path) -> frozenset[str]:
 def package_files(package_root: Path, script: Path, extra_modules: tuple[str, ...] = ()) -> tuple[str, ...]:
     """Sorted paths of the package files `script` imports, transitively, plus `extra_modules` and theirs."""
     seen: set[Path] = set()
+    visited: set[str] = set()
     pending = [m for module in (*_direct_imports(script), *extra_modules) for m in _with_parents(module)]
     while pending:
         module = pending.pop()
+        if module in visited:
+            continue
+        visited.add(module)
         path = _module_file(package_root, module)
         if path is None or path in seen:
             continue
