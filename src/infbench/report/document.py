@@ -173,12 +173,15 @@ def render_comparison(runs: list[LoadedRun]) -> str:
     machines = machines_in(rows)
     models = list(dict.fromkeys(name for run in runs for name in run.summary.models))
     card = runs[0].first_card
+    measured = (f"{card['architecture']}, {card['image_size']}x{card['image_size']}, {card['num_classes']} classes"
+                if len(models) == 1 else f"{len(models)} models ({', '.join(models)})")
     parts = [
         "# Comparison of machines", "",
-        f"{card['architecture']}, {card['image_size']}x{card['image_size']}, {card['num_classes']} classes; each run's "
-        "own model and held-out images (every backend is checked against its own run's PyTorch reference).", "",
+        f"{measured}; each run's own models and held-out images (every backend is checked against its own run's "
+        "PyTorch reference).", "",
         "| Machine | Run | Model |", "|---|---|---|",
-        *(f"| {', '.join(machines_in(run.rows))} | {run.path} | {model_line(run.first_card)} |" for run in runs), "",
+        *(f"| {', '.join(machines_in(run.rows))} | {run.path} | "
+          f"{'; '.join(model_line(m.card) for m in run.summary.models.values())} |" for run in runs), "",
         *_comparison_fastest(rows, models, machines, notes),
         "", "## The study's table, per machine", "",
     ]
