@@ -63,21 +63,23 @@ def _registered(source: Path) -> list[str]:
     return _REGISTERED.findall(source.read_text())
 
 
-@functools.cache
-def torchvision_classifiers() -> tuple[str, ...]:
-    """What torchvision.models.list_models(module=torchvision.models) returns, read from the sources."""
-    folder = _module_dir("torchvision")
+def _registered_models(package: str) -> tuple[str, ...]:
+    """The models registered in the files of `package`/models/ itself (not its subpackages), () where it is not installed."""
+    folder = _module_dir(package)
     if folder is None:
         return ()
     return tuple(sorted(name for path in (folder / "models").glob("*.py") for name in _registered(path)))
+
+
+@functools.cache
+def torchvision_classifiers() -> tuple[str, ...]:
+    """What torchvision.models.list_models(module=torchvision.models) returns, read from the sources."""
+    return _registered_models("torchvision")
 
 
 @functools.cache
 def timm_models() -> tuple[str, ...]:
-    folder = _module_dir("timm")
-    if folder is None:
-        return ()
-    return tuple(sorted(name for path in (folder / "models").glob("*.py") for name in _registered(path)))
+    return _registered_models("timm")
 
 
 def kind(architecture: str) -> str:
