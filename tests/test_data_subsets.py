@@ -6,9 +6,10 @@ import shutil
 
 import pytest
 
-from infbench.data import draw, prepare, representative_order, subset, write_digits
+from infbench.data import prepare, write_digits
 from infbench.quantization import data as quantization_data
 from infbench.reference import held_out
+from infbench.subsets import draw, representative_order, subset
 from infbench.training import AllSettings, HeadSettings, TrainSettings, train
 
 SIZE = 32

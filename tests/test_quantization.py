@@ -112,8 +112,8 @@ def test_the_accuracy_aware_recipe_keeps_layers_in_fp32_until_within_max_drop(tr
 
 
 def test_accuracy_aware_recipes_validate_on_training_images_the_model_was_not_fitted_on():
-    from infbench.data import representative_order
     from infbench.quantization.data import validation_items
+    from infbench.subsets import representative_order
 
     order = representative_order([[f"image{i}", str(i % 10)] for i in range(1000)], seed=0)  # as training drew its own
     items, pool, seen = validation_items(order, n_calibration=128, trained_on=400, asked=200, seed=0)

@@ -15,7 +15,7 @@ from infbench.artifacts import atomic_path
 from infbench.errors import ArtifactError
 
 if TYPE_CHECKING:
-    from infbench.data import Coverage
+    from infbench.subsets import Coverage
 
 EVAL_KEYS = ("images", "labels", "reference")
 # Absent from evaluation sets written before them.
@@ -87,7 +87,7 @@ def fp16_range_note(eval_set: dict) -> str | None:
 def parity_images(manifest: dict, n_images: int) -> tuple[list, Coverage]:
     """The held-out images every backend is judged on (`parity.images` of them, drawn by infbench.data.draw), and their
     class coverage."""
-    from infbench.data import draw
+    from infbench.subsets import draw
 
     return draw(manifest, "val", n_images, "held-out images", "parity.images")
 

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from infbench.data import Coverage, draw, load_images, subset
+from infbench.data import load_images
 from infbench.errors import ArtifactError
 from infbench.models import build_model, classifier_layer, load_starting_weights, misfit, read_state_dict
+from infbench.subsets import Coverage, draw, subset
 
 log = logging.getLogger("infbench")
 

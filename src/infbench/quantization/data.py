@@ -6,8 +6,9 @@ import logging
 
 import numpy as np
 
-from infbench.data import Coverage, coverage, load_images, representative_order, subset
+from infbench.data import load_images
 from infbench.quantization import QuantData
+from infbench.subsets import Coverage, coverage, representative_order, subset
 
 log = logging.getLogger("infbench")
 
