@@ -6,19 +6,22 @@ preprocess exactly as the others do.
 
 from __future__ import annotations
 
+import logging
 import random
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
-from infbench.errors import BenchError
+from infbench.errors import BenchError, first_line
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp"}
 # torchvision's classifiers expect ImageNet's normalisation.
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32).reshape(3, 1, 1)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32).reshape(3, 1, 1)
+log = logging.getLogger("infbench")
 
 
 def _stratified_split(labels: list[int], val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -39,9 +42,79 @@ def _stratified_split(labels: list[int], val_fraction: float, seed: int) -> tupl
     return train, val
 
 
+# Pillow's formats of the suffixes above: a file is decoded only as one of them, never by another of
+# Pillow's plugins (its EPS plugin, for one, runs Ghostscript on the file). Pillow's JPEG plugin also
+# reads the MPO files of many cameras.
+FORMATS = ("PNG", "JPEG", "BMP", "PPM", "TIFF", "WEBP")
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+SIXTEEN_BIT_MAX = 65535
+
+
+def _sixteen_bit_grey(image: Image.Image) -> Image.Image:
+    """A 16-bit greyscale image (or a 32-bit one with 16-bit values) scaled to 8 bits: 0 stays 0, 65535 becomes 255.
+
+    Pillow's own convert("RGB") clips such values at 255, which leaves a 16-bit image black and white.
+    """
+    values = np.asarray(image).astype(np.float64)
+    low, high = (values.min(), values.max()) if values.size else (0, 0)
+    if low < 0 or high > SIXTEEN_BIT_MAX:
+        raise ValueError(f"its 32-bit integer pixels run from {low:.0f} to {high:.0f}, beyond 16 bits (0 to {SIXTEEN_BIT_MAX}); "
+                         "save it with 8 or 16 bits per channel")
+    return Image.fromarray(np.rint(values * (255 / SIXTEEN_BIT_MAX)).astype(np.uint8)).convert("RGB")
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """The image as 8-bit RGB, the value range of its mode scaled to 0-255; ValueError where no conversion is faithful.
+
+    Transparency is dropped as torchvision's loader drops it (the colour under a transparent pixel is
+    what the model sees); CMYK takes Pillow's conversion, as torchvision's does.
+    """
+    if image.mode == "RGB":
+        return image
+    if image.mode in SIXTEEN_BIT_MODES or image.mode == "I":
+        return _sixteen_bit_grey(image)
+    if image.mode == "F":
+        raise ValueError("its pixels are 32-bit floating-point numbers (mode F), whose range no format defines; "
+                         "save it with 8 or 16 bits per channel")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")  # a palette's transparency, as Pillow asks it to be converted
+    try:
+        return image.convert("RGB")
+    except ValueError as exc:
+        raise ValueError(f"Pillow cannot convert its mode {image.mode} to RGB ({first_line(exc)})") from exc
+
+
+def read_image(path: str | Path) -> Image.Image:
+    """The image file as 8-bit RGB, fully decoded; a BenchError naming the file, the cause and what to do where it cannot be.
+
+    Pillow's limit on pixels (its guard against decompression bombs) stays as it is: an image beyond
+    it is refused with that cause, one above its warning threshold is read with a note in the log.
+    """
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with Image.open(path, formats=FORMATS) as image:
+                image.load()
+                rgb = to_rgb(image)
+    except Image.DecompressionBombError as exc:
+        raise BenchError(f"{path}: Pillow refuses to decode it ({first_line(exc)}); resize it (every image is scaled to "
+                         "the model's image_size anyway)") from None
+    except UnidentifiedImageError:
+        raise BenchError(f"{path}: not an image Pillow reads as {', '.join(FORMATS)} (replace or remove it)") from None
+    except OSError as exc:
+        if exc.errno is not None:
+            raise  # the file system's error (permission, I/O): infbench.scripting.step names it
+        raise BenchError(f"{path}: not a readable image ({first_line(exc)}; replace or remove it)") from None
+    except (ValueError, SyntaxError, EOFError) as exc:
+        raise BenchError(f"{path}: not a readable image ({first_line(exc)})") from None
+    for warning in caught:
+        log.warning("note: %s: %s (read all the same)", path, first_line(warning.message))
+    return rgb
+
+
 def square_resize(image: Image.Image, size: int) -> Image.Image:
     """Resize the shorter side to `size` and crop the centre square, as torchvision's eval transforms do."""
-    image = image.convert("RGB")
+    image = to_rgb(image)
     w, h = image.size
     scale = size / min(w, h)
     if (w, h) != (size, size):
@@ -138,9 +211,9 @@ def copy_imagefolder(src: Path, out_root: Path, image_size: int, val_fraction: f
         loaded = []
         for path, cls in items:
             try:
-                loaded.append((square_resize(Image.open(path), image_size), cls))
-            except OSError as exc:
-                raise BenchError(f"data.path: cannot read image {path} ({exc})") from exc
+                loaded.append((square_resize(read_image(path), image_size), cls))
+            except BenchError as exc:
+                raise BenchError(f"data.path: {exc}") from None
         manifest[split] = _write_split(out_root, split, loaded, [f"{i:05d}{p.suffix.lower()}" for i, (p, _) in enumerate(items)])
     return manifest
 
@@ -161,6 +234,6 @@ def load_images(paths: list[str], image_size: int) -> np.ndarray:
     """Preprocess image files into one float32 NCHW batch, normalised as torchvision models expect."""
     batch = np.empty((len(paths), 3, image_size, image_size), dtype=np.float32)
     for i, path in enumerate(paths):
-        pixels = np.asarray(square_resize(Image.open(path), image_size), dtype=np.float32) / 255.0
+        pixels = np.asarray(square_resize(read_image(path), image_size), dtype=np.float32) / 255.0
         batch[i] = (pixels.transpose(2, 0, 1) - MEAN) / STD
     return batch
