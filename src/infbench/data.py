@@ -180,19 +180,62 @@ def _splits(src: Path) -> dict[str, Path] | None:
     return {"train": src / "train", "val": held_out}
 
 
+def _classes_named(names: list[str], limit: int = 10) -> str:
+    """"class 'a'", or "classes 'a', 'b' and 3 more"."""
+    shown = ", ".join(f"'{n}'" for n in names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+    return f"class {shown}" if len(names) == 1 else f"classes {shown}"
+
+
+def _check_classes(folder: Path, per_class: dict[str, list[Path]]) -> None:
+    """A folder of class folders holds images of at least two classes; else why not, in words."""
+    suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
+    if not per_class:
+        loose = any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir())
+        why = "its images lie in it directly, not in a folder per class" if loose else f"it holds no images ({suffixes})"
+        raise BenchError(f"data.path: {folder} holds no class folders with images: {why} (expected {LAYOUTS})")
+    if len(per_class) == 1:
+        raise BenchError(f"data.path: {folder} holds images of one class only ({_classes_named(list(per_class))}); a classifier "
+                         "needs at least two class folders holding images")
+
+
+def _check_splittable(src: Path, per_class: dict[str, list[Path]]) -> None:
+    """Every class of a tree of class folders can be split: one image cannot be both trained on and held out."""
+    single = [c for c, files in per_class.items() if len(files) == 1]
+    if single:
+        holds = "holds one image" if len(single) == 1 else "hold one image each"
+        raise BenchError(f"data.path: {src}: {_classes_named(single)} {holds}, which cannot be both trained on and held out "
+                         "(give every class at least 2 images, or train/ beside val/ each holding class folders)")
+
+
+def _check_same_classes(splits: dict[str, Path], files: dict[str, dict[str, list[Path]]]) -> None:
+    """The training and held-out folders hold images of the same classes; else which lack which, and why that matters."""
+    if missing := sorted(set(files["train"]) - set(files["val"])):
+        raise BenchError(f"data.path: {splits['val']} holds no images of {_classes_named(missing)}, which {splits['train']} has: "
+                         "every class needs held-out images to be judged on (add some, or remove the class from both)")
+    if missing := sorted(set(files["val"]) - set(files["train"])):
+        raise BenchError(f"data.path: {splits['train']} holds no images of {_classes_named(missing)}, which {splits['val']} "
+                         "has: the model cannot learn a class it has no training images of (add some, or remove the class "
+                         "from both)")
+
+
 def _chosen_files(src: Path, val_fraction: float, seed: int) -> tuple[list[str], dict[str, list]]:
+    """The classes and each split's (file, class) pairs, shuffled with `seed`; a BenchError saying why where a split
+    would lack a class or come out empty."""
     splits = _splits(src)
     if splits is not None:
         files = {split: _class_files(folder) for split, folder in splits.items()}
-        if set(files["train"]) != set(files["val"]):
-            raise BenchError(f"data.path: {splits['train']} and {splits['val']} hold different class folders")
+        for split, folder in splits.items():
+            _check_classes(folder, files[split])
+        _check_same_classes(splits, files)
         classes = sorted(files["train"])
-        chosen = {s: [(f, c) for c in classes for f in files[s].get(c, [])] for s in files}
+        chosen = {s: [(f, c) for c in classes for f in files[s][c]] for s in files}
         rng = random.Random(seed)
         for items in chosen.values():
             rng.shuffle(items)  # as the split of class folders is: no consumer sees the classes in order
         return classes, chosen
     per_class = _class_files(src)
+    _check_classes(src, per_class)
+    _check_splittable(src, per_class)
     classes = sorted(per_class)
     files = [(f, c) for c in classes for f in per_class[c]]
     train_idx, val_idx = _stratified_split([classes.index(c) for _, c in files], val_fraction, seed)
@@ -202,10 +245,6 @@ def _chosen_files(src: Path, val_fraction: float, seed: int) -> tuple[list[str],
 def copy_imagefolder(src: Path, out_root: Path, image_size: int, val_fraction: float, seed: int) -> dict:
     """Resize a user's ImageFolder tree into `out_root`, keeping its train and held-out split if it has one."""
     classes, chosen = _chosen_files(src, val_fraction, seed)
-    if len(classes) < 2 or not chosen["train"] or not chosen["val"]:
-        raise BenchError(
-            f"data.path: {src} needs at least two class folders holding images ({', '.join(sorted(IMAGE_SUFFIXES))}): {LAYOUTS}"
-        )
     manifest = {"source": f"ImageFolder {src}", "classes": classes, "seed": seed}
     for split, items in chosen.items():
         loaded = []
