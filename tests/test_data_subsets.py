@@ -9,7 +9,7 @@ import pytest
 from infbench.data import prepare, write_digits
 from infbench.quantization import data as quantization_data
 from infbench.reference import held_out
-from infbench.subsets import draw, representative_order, subset
+from infbench.subsets import coverage, draw, representative_order, subset
 from infbench.training import AllSettings, HeadSettings, TrainSettings, train
 
 SIZE = 32
@@ -139,3 +139,17 @@ def test_a_cap_below_the_number_of_classes_is_a_warning_in_the_log_and_the_card(
     assert "held-out top-1 accuracy" in caplog.text and "on 4 held-out images covering 4 of 10 classes" in caplog.text
     warnings = {r.getMessage() for r in caplog.records if r.levelno == logging.WARNING}
     assert warnings == {f"warning: {training['warning']}", f"warning: {judged['warning']}"}
+
+
+def test_a_subset_that_lacks_classes_says_why_each_is_missing():
+    classes = ["a", "b", "c", "d"]
+    pool = _items({"a": 5, "b": 5, "c": 5})  # no image of d
+    covered = coverage(subset(pool, 2, 0), pool, classes, "calibration images", ("quantization.calibration_images", 2))
+    assert covered.sentence == "2 calibration images covering 2 of 4 classes"
+    assert covered.warning.endswith("(quantization.calibration_images is 2, fewer than the 3 classes of the images they are "
+                                    "drawn from; the images they are drawn from hold none of d)")
+    whole = coverage(subset(pool, None, 0), pool, classes, "validation images", ("quantization.validation_images", None))
+    assert whole.warning == ("the 15 validation images cover 3 of 4 classes, none of d (the images they are drawn from hold "
+                             "none of d)")
+    full = _items({c: 2 for c in classes})
+    assert coverage(subset(full, 4, 0), full, classes, "x", ("k", 4)).warning is None

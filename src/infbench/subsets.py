@@ -77,16 +77,23 @@ class Coverage:
 
 
 def coverage(chosen: list, pool: list, classes: list[str], what: str, asked: tuple[str, int | None]) -> Coverage:
-    """The class coverage of `chosen`, drawn from `pool` with `subset`; `asked` is the setting's key and value that capped it."""
-    present = {str(c) for _, c in chosen}
+    """The class coverage of `chosen`, drawn from `pool` with `subset`; `asked` is the setting's key and value that capped it.
+
+    A class is missing because the pool holds none of it, or because the cap asked for fewer images
+    than the pool has classes (`subset` covers them all otherwise).
+    """
+    present, in_pool = {str(c) for _, c in chosen}, {str(c) for _, c in pool}
     missing = tuple(c for c in classes if c not in present)
-    in_pool = {str(c) for _, c in pool}
+    absent = [c for c in missing if c not in in_pool]
     key, n = asked
-    if any(c not in in_pool for c in missing):
-        why = f"the images they are drawn from hold none of {'them' if len(missing) > 1 else 'it'}"
-    else:
-        why = f"{key} is {n}, fewer than the data's {len(classes)} classes"
-    return Coverage(what, len(chosen), len(classes), missing, why if missing else "")
+    reasons = []
+    if len(absent) < len(missing):
+        of = f"the data's {len(classes)} classes" if not absent else f"the {len(in_pool)} classes of the images they are drawn from"
+        reasons.append(f"{key} is {n}, fewer than {of}")
+    if absent:
+        reasons.append(f"the images they are drawn from hold none of {', '.join(absent[:10])}"
+                       + (f" and {len(absent) - 10} more" if len(absent) > 10 else ""))
+    return Coverage(what, len(chosen), len(classes), missing, "; ".join(reasons))
 
 
 def draw(manifest: dict, split: str, n: int | None, what: str, key: str) -> tuple[list, Coverage]:
