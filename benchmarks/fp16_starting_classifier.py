@@ -34,6 +34,7 @@ from infbench.data import load_images, write_digits  # noqa: E402
 from infbench.models import build_model  # noqa: E402
 from infbench.parity import Tolerance, compare  # noqa: E402
 from infbench.reference import FP16_MAX, largest_value  # noqa: E402
+from infbench.subsets import subset  # noqa: E402
 
 # The shipped defaults, as the workflow reads them from its schema.
 FP16 = Tolerance(**validate_config({}, REPO / "workflow" / "schemas" / "config.schema.yaml")["parity"]["tolerances"]["fp16"])
@@ -54,17 +55,20 @@ def _train(manifest: dict, size: int, start: str) -> torch.nn.Module:
     for p in model.parameters():
         p.requires_grad_(False)
     device, history = torch.device("cpu"), {}
+    train = manifest["train"]
+    labels = torch.tensor(training._labels(train, manifest["classes"]))
     if start == "fitted":
-        training._train_head(model, manifest, manifest["train"][:400], settings, device, history)
+        head = subset(train, 400, manifest["seed"])
+        training._train_head(model, head, torch.tensor(training._labels(head, manifest["classes"])), settings, device, history)
         reset = training.classifier_layer
         training.classifier_layer = lambda _model: _KeepClassifier()
         try:
-            training._train_all(model, manifest, manifest["train"], settings, device, history)
+            training._train_all(model, train, labels, settings, device, history)
         finally:
             training.classifier_layer = reset
     else:
-        training._prepare_backbone(model, [p for p, _ in manifest["train"]], settings, device, history)
-        training._train_all(model, manifest, manifest["train"], settings, device, history)
+        training._prepare_backbone(model, train, manifest["seed"], settings, device, history)
+        training._train_all(model, train, labels, settings, device, history)
     return model.eval().to(memory_format=torch.contiguous_format)
 
 
@@ -82,7 +86,7 @@ def main() -> int:
 
 
 def _compare_starts(manifest: dict, size: int) -> list[dict]:
-    val = manifest["val"][:256]
+    val = subset(manifest["val"], 256, manifest["seed"])
     images = load_images([p for p, _ in val], size)
     labels = np.array([manifest["classes"].index(c) for _, c in val])
     batches = [torch.from_numpy(images[i : i + 64]) for i in range(0, len(images), 64)]

@@ -6,6 +6,7 @@ from infbench.artifacts import read_json, sha256, write_json
 from infbench.data import load_images
 from infbench.onnx_file import cpu_session, import_onnx, scores
 from infbench.scripting import step
+from infbench.subsets import draw
 from infbench.versions import imported_versions
 
 CHUNK = 64  # images loaded at a time while the held-out accuracy is measured
@@ -33,7 +34,7 @@ def main(smk) -> None:
             log.warning("note: %s fixes its batch size at %d; cells at other batch sizes will fail with ONNX Runtime's "
                         "message (export it with a dynamic batch axis)", smk.input.source, info["fixed_batch"])
         session = cpu_session(smk.output.onnx, smk.params.cpu_threads)
-        val = manifest["val"][: smk.params.max_val_images] if smk.params.max_val_images else manifest["val"]
+        val, judged_on = draw(manifest, "val", smk.params.max_val_images, "held-out images", "train.max_val_images")
         top1 = held_out_top1(session, val, classes, size, info["fixed_batch"] or 16)
         card = {
             "name": smk.wildcards.model,
@@ -48,12 +49,14 @@ def main(smk) -> None:
             "reference": "ONNX Runtime's fp32 CPU outputs of the file",
             "val_images": len(val),
             "val_top1": round(top1, 6),
+            "class_coverage": {"held_out": judged_on.card()},
             "versions": imported_versions(["onnx", "onnxruntime", "numpy", "pillow"]),
         }
         info["versions"] = card["versions"]
         write_json(smk.output.info, info)
         write_json(smk.output.card, card)
-        log.info("held-out top-1 %.3f on %d images (ONNX Runtime, CPU)", top1, len(val))
+        log.info("held-out top-1 %.3f on %s (ONNX Runtime, CPU)", top1, judged_on.sentence)
+        judged_on.log(log)
 
 
 main(snakemake)  # noqa: F821 (injected by Snakemake's script directive)

@@ -2,7 +2,14 @@
 CPU, or ONNX Runtime's in fp32 on the CPU for a model given as an ONNX file."""
 
 from infbench.artifacts import read_json
-from infbench.reference import build_eval_set, build_eval_set_from_onnx, fp16_range_note, reference_by, save_eval_set
+from infbench.reference import (
+    build_eval_set,
+    build_eval_set_from_onnx,
+    fp16_range_note,
+    parity_images,
+    reference_by,
+    save_eval_set,
+)
 from infbench.scripting import step
 
 
@@ -19,8 +26,9 @@ def main(smk) -> None:
         eval_set = eval_set_of(smk, manifest, card)
         save_eval_set(smk.output[0], eval_set)
         accuracy = float((eval_set["reference"].argmax(1) == eval_set["labels"]).mean())
-        log.info("%d held-out images; reference (%s) top-1 accuracy %.3f", len(eval_set["labels"]), reference_by(eval_set),
-                 accuracy)
+        _, covered = parity_images(manifest, smk.params.images)
+        log.info("%s; reference (%s) top-1 accuracy %.3f", covered.sentence, reference_by(eval_set), accuracy)
+        covered.log(log)
         if len(eval_set["labels"]) < smk.params.images:
             log.warning("note: parity.images asks for %d held-out images; the data holds %d, and every cell is judged on those",
                         smk.params.images, len(eval_set["labels"]))

@@ -1,4 +1,5 @@
 import copy
+import re
 
 import pytest
 import yaml
@@ -140,3 +141,40 @@ def test_variants_not_chosen_are_each_backends_defaults():
     assert openvino[0] == "latency" and "throughput" not in openvino  # throughput: asked for only, keeps the default job short
     assert {"int8_nncf", "int8_qdq"} <= set(openvino) and "int8_nncf_accuracy" not in openvino  # minutes: asked for only
     assert "compile_max_autotune" not in config["benchmark"]["variants"]["pytorch_cuda"]  # minutes of autotuning: asked for only
+
+
+RULE = "a letter or digit, then letters, digits, '_', '.' or '-'"
+
+
+@pytest.mark.parametrize("models, expected", [
+    ([{"onnx": "...onnx"}], f"models[0].onnx: no model name can be made of '...onnx' (give models[0].name: {RULE})"),
+    ([{"name": "..", "architecture": "resnet18"}], f"models[0].name: '..' cannot name a model (allowed: {RULE})"),
+    ([{"name": "a/b", "architecture": "resnet18"}], f"models[0].name: 'a/b' cannot name a model (allowed: {RULE})"),
+    ([{"architecture": "resnet18"}, {"name": "-x", "onnx": "...onnx"}], "models[1].name: '-x' cannot name a model"),
+    ([{"architecture": "mine:___"}], f"models[0].architecture: no model name can be made of 'mine:___' (give models[0].name: {RULE})"),
+])
+def test_a_model_name_that_no_folder_or_cell_can_carry_is_a_config_error(models, expected, tmp_path):
+    (tmp_path / "...onnx").write_bytes(b"")
+    (tmp_path / "mine.py").write_text("def ___(num_classes):\n    pass\n")
+    with pytest.raises(ConfigError) as error:
+        validate_config({"models": models}, SCHEMA, tmp_path)
+    assert str(error.value).startswith(expected), str(error.value)
+
+
+def test_the_one_model_whose_factory_gives_no_name_is_told_how_to_name_it(tmp_path):
+    (tmp_path / "mine.py").write_text("def _(num_classes):\n    pass\n")
+    with pytest.raises(ConfigError, match=r"^model.architecture: no model name can be made of 'mine:_' \(give it a name in "
+                                          r"models: \[\{name: \.\.\., architecture: \.\.\.\}\]: a letter or digit"):
+        validate_config({"model": {"architecture": "mine:_", "image_size": 32}}, SCHEMA, tmp_path)
+
+
+@pytest.mark.parametrize("onnx, name", [("-v2 model.onnx", "v2-model"), (".hidden.onnx", "hidden"), ("nets/.onnx", "onnx"),
+                                        ("nets/ResNet.50.onnx", "ResNet.50")])
+def test_a_name_is_made_of_an_awkward_file_name_where_one_can_be(onnx, name, tmp_path):
+    from infbench.cells import WILDCARD_CONSTRAINTS
+    from infbench.modelspec import models_of
+
+    (tmp_path / onnx).parent.mkdir(exist_ok=True)
+    (tmp_path / onnx).write_bytes(b"")
+    config = validate_config({"models": [{"onnx": onnx}]}, SCHEMA, tmp_path)
+    assert list(models_of(config)) == [name] and re.fullmatch(WILDCARD_CONSTRAINTS["model"], name)

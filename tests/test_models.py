@@ -79,3 +79,42 @@ def test_weights_as_given_keep_their_classifier(tmp_path):
     save_state_dict(build_model("resnet18", 1000, 32), tmp_path / "imagenet.pth")
     with pytest.raises(Exception, match=r"is not resnet18 for the data's 10 classes as it is: fc.weight has shape \(1000, 512\)"):
         train(manifest, TrainSettings(**{**vars(settings), "weights": str(tmp_path / "imagenet.pth")}))
+
+
+class _RunsCode:
+    """A pickled object that, unpickled by torch.load without weights_only, writes a file: code from a weights file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_weights_file_that_would_run_code_is_refused_without_running_it(tmp_path):
+    from infbench.errors import ArtifactError
+    from infbench.models import load_starting_weights, read_state_dict
+
+    marker = tmp_path / "ran"
+    torch.save({"conv1.weight": torch.zeros(1), "payload": _RunsCode(marker)}, tmp_path / "weights.pth")
+    with pytest.raises(ArtifactError, match=r"weights.pth: not a readable PyTorch checkpoint \(.*Weights only load failed"):
+        read_state_dict(tmp_path / "weights.pth")
+    with pytest.raises(ArtifactError, match="not a readable PyTorch checkpoint"):
+        load_starting_weights(build_model("resnet18", 10), tmp_path / "weights.pth", "resnet18")
+    assert not marker.exists()
+
+
+def test_a_torch2trt_module_is_read_as_plain_values_and_one_that_would_run_code_is_not_run(tmp_path):
+    import collections
+
+    from infbench.backends.torch2trt import read_module_state
+
+    state = collections.OrderedDict(engine=bytearray(b"\x00\x01" * 64), input_names=["input_0"], output_names=["output_0"],
+                                    input_flattener={"schema": ((0, 1),), "size": 1}, output_flattener={"schema": (0, 1), "size": 1})
+    torch.save(state, tmp_path / "module.pth")  # what torch2trt's TRTModule.state_dict() holds
+    assert read_module_state(torch, tmp_path / "module.pth") == state
+    marker = tmp_path / "ran"
+    torch.save({**state, "engine": _RunsCode(marker)}, tmp_path / "bad.pth")
+    with pytest.raises(Exception, match="Weights only load failed"):
+        read_module_state(torch, tmp_path / "bad.pth")
+    assert not marker.exists()

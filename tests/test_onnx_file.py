@@ -106,6 +106,16 @@ def test_a_model_entry_that_is_not_one_model_is_a_config_error(tmp_path, entry, 
     assert str(error.value).startswith(message)
 
 
+def test_an_onnx_file_whose_name_makes_no_model_name_stops_the_run_with_one_line(tmp_path):
+    _export(TinyNet(10), tmp_path / "...onnx", 32)
+    write_config(tmp_path, {**TINY_CONFIG, "models": [{"onnx": "...onnx"}]})
+    result = snakemake(tmp_path, "--cores", "1", "results/table.md")
+    errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    assert result.returncode == 1 and errors == ["config error: models[0].onnx: no model name can be made of '...onnx' "
+                                                 "(give models[0].name: a letter or digit, then letters, digits, '_', '.' or '-')"]
+    assert "MissingInputException" not in result.stderr and not (tmp_path / "results").exists()
+
+
 ONNX_FILE_CONFIG = {
     **TINY_CONFIG,
     "models": [{"onnx": "given/mine.onnx", "image_size": 32}],

@@ -113,14 +113,16 @@ def test_the_accuracy_aware_recipe_keeps_layers_in_fp32_until_within_max_drop(tr
 
 def test_accuracy_aware_recipes_validate_on_training_images_the_model_was_not_fitted_on():
     from infbench.quantization.data import validation_items
+    from infbench.subsets import representative_order
 
-    train = [f"image{i}" for i in range(1000)]
-    items, first, seen = validation_items(train, n_calibration=128, trained_on=400, asked=200)
-    assert (items[0], items[-1], first, seen) == ("image400", "image599", 400, False)
-    items, first, seen = validation_items(train, n_calibration=128, trained_on=1000, asked=200)  # every image trained on
-    assert (items[0], len(items), first, seen) == ("image128", 200, 128, True)
-    items, first, seen = validation_items(train, n_calibration=128, trained_on=0, asked=200)  # weights as given
-    assert (items[0], first, seen) == ("image128", 128, False)
+    order = representative_order([[f"image{i}", str(i % 10)] for i in range(1000)], seed=0)  # as training drew its own
+    items, pool, seen = validation_items(order, n_calibration=128, trained_on=400, asked=200, seed=0)
+    assert pool == order[400:] and len(items) == 200 and not seen
+    assert not {p for p, _ in items} & {p for p, _ in order[:400]} and len({c for _, c in items}) == 10
+    items, pool, seen = validation_items(order, n_calibration=128, trained_on=1000, asked=200, seed=0)  # every image trained on
+    assert pool == order[128:] and len(items) == 200 and seen
+    items, pool, seen = validation_items(order, n_calibration=128, trained_on=0, asked=200, seed=0)  # weights as given
+    assert pool == order[128:] and not seen and not {p for p, _ in items} & {p for p, _ in order[:128]}
 
 
 def test_a_recipe_whose_library_is_missing_or_whose_model_is_missing_says_so(trained, tmp_path):

@@ -101,7 +101,60 @@ def test_train_without_a_held_out_split_names_the_layouts_accepted(tmp_path):
 
 def test_imagefolder_without_images_is_a_clear_error(tmp_path):
     (tmp_path / "src" / "only").mkdir(parents=True)
-    with pytest.raises(BenchError, match="needs at least two class folders holding images"):
+    (tmp_path / "src" / "only" / "notes.txt").write_text("x")
+    with pytest.raises(BenchError, match=r"src holds no class folders with images: it holds no images \(.bmp, .jpeg"):
+        copy_imagefolder(tmp_path / "src", tmp_path / "out", 16, 0.5, 0)
+
+
+def test_images_without_class_folders_say_so(tmp_path):
+    (tmp_path / "src").mkdir()
+    for i in range(4):
+        Image.new("RGB", (8, 8)).save(tmp_path / "src" / f"{i}.png")
+    with pytest.raises(BenchError, match="holds no class folders with images: its images lie in it directly, not in a folder per class"):
+        copy_imagefolder(tmp_path / "src", tmp_path / "out", 16, 0.5, 0)
+
+
+def test_one_class_is_not_enough(tmp_path):
+    _imagefolder(tmp_path / "src", classes=("cat",))
+    with pytest.raises(BenchError, match=r"holds images of one class only \(class 'cat'\); a classifier needs at least two"):
+        copy_imagefolder(tmp_path / "src", tmp_path / "out", 16, 0.5, 0)
+
+
+def test_classes_of_one_image_name_the_real_cause_and_what_is_allowed(tmp_path):
+    _imagefolder(tmp_path / "src", classes=("a", "b", "c"), per_class=1)
+    with pytest.raises(BenchError) as caught:
+        copy_imagefolder(tmp_path / "src", tmp_path / "out", 16, 0.2, 0)
+    assert str(caught.value) == (f"data.path: {tmp_path}/src: classes 'a', 'b', 'c' hold one image each, which cannot be both "
+                                 "trained on and held out (give every class at least 2 images, or train/ beside val/ each "
+                                 "holding class folders)")
+    _imagefolder(tmp_path / "mixed", classes=("a", "b"), per_class=4)
+    _imagefolder(tmp_path / "mixed", classes=("lonely",), per_class=1)
+    with pytest.raises(BenchError, match=r"mixed: class 'lonely' holds one image, which cannot be both"):
+        copy_imagefolder(tmp_path / "mixed", tmp_path / "out", 16, 0.2, 0)
+
+
+@pytest.mark.parametrize("val_fraction", [0.01, 0.5, 0.99])
+def test_every_class_of_two_images_or_more_is_in_both_splits_whatever_the_fraction(tmp_path, val_fraction):
+    _imagefolder(tmp_path / "src", classes=("a", "b"), per_class=2)
+    _imagefolder(tmp_path / "src", classes=("many",), per_class=9)
+    manifest = copy_imagefolder(tmp_path / "src", tmp_path / "out", 16, val_fraction, 0)
+    assert {c for _, c in manifest["train"]} == {c for _, c in manifest["val"]} == {"a", "b", "many"}
+
+
+@pytest.mark.parametrize("train_classes, val_classes, message", [
+    (("cat", "dog", "eel"), ("cat", "dog"), r"val holds no images of class 'eel', which .*train has: every class needs "
+                                            r"held-out images to be judged on"),
+    (("cat", "dog"), ("cat", "dog", "eel", "fox"), r"train holds no images of classes 'eel', 'fox', which .*val has: the "
+                                                   r"model cannot learn a class it has no training images of"),
+    (("cat", "dog"), (), r"val holds no class folders with images: it holds no images"),
+])
+def test_train_and_val_folders_that_lack_a_class_say_which_and_why(tmp_path, train_classes, val_classes, message):
+    _imagefolder(tmp_path / "src" / "train", classes=train_classes, per_class=2)
+    if val_classes:
+        _imagefolder(tmp_path / "src" / "val", classes=val_classes, per_class=2)
+    else:
+        (tmp_path / "src" / "val" / "cat").mkdir(parents=True)  # a class folder without images
+    with pytest.raises(BenchError, match=message):
         copy_imagefolder(tmp_path / "src", tmp_path / "out", 16, 0.5, 0)
 
 

@@ -13,7 +13,7 @@ import yaml
 from infbench.architectures import check_architecture, check_image_size, factory_search_path
 from infbench.catalog import BACKENDS, DEVICES, PRECISIONS
 from infbench.errors import ConfigError
-from infbench.modelspec import default_name
+from infbench.modelspec import NAME_RULE, default_name, is_model_name
 
 
 def _with_defaults(validator_class):
@@ -152,10 +152,24 @@ def _check_models(config: dict[str, Any], workdir: Path, basedir: Path) -> None:
             _check_onnx_file(key, entry, workdir)
         else:
             _check_module(key, entry, config, workdir, search)
-        name = entry.get("name") or default_name(entry["architecture"], entry.get("onnx"))
+        name = _model_name(key, entry)
         if name in names:
             raise ConfigError(f"{key}.name: '{name}' is also the name of {names[name]} (give each model a name of its own)")
         names[name] = key
+
+
+def _model_name(key: str, entry: dict) -> str:
+    """The model's name, given or made of its ONNX file's or architecture's name: one its folders and cells can carry."""
+    if given := entry.get("name"):
+        if not is_model_name(given):
+            raise ConfigError(f"{key}.name: '{given}' cannot name a model (allowed: {NAME_RULE})")
+        return given
+    source = "onnx" if entry.get("onnx") is not None else "architecture"
+    name = default_name(entry["architecture"], entry.get("onnx"))
+    if not is_model_name(name):
+        how = f"give {key}.name" if key != "model" else "give it a name in models: [{name: ..., architecture: ...}]"
+        raise ConfigError(f"{key}.{source}: no model name can be made of '{entry[source]}' ({how}: {NAME_RULE})")
+    return name
 
 
 def _check_module(key: str, entry: dict, config: dict[str, Any], workdir: Path, search: list[Path]) -> None:

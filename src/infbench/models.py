@@ -137,5 +137,6 @@ def load_trained(path: str | Path, architecture: str, num_classes: int, image_si
 
 
 def save_state_dict(model: torch.nn.Module, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(model.state_dict(), tmp)
+    # Through a Python file: a full disk's OSError is then what torch's RuntimeError arose from, and is named.
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(model.state_dict(), f)

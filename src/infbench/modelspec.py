@@ -8,6 +8,7 @@ from pathlib import PurePath
 
 from infbench.architectures import FACTORY, TIMM_PREFIX
 from infbench.catalog import Backend
+from infbench.cells import MODEL_NAME_PATTERN
 
 ONNX_FILE = "onnx"  # the architecture of a model given as an ONNX file
 
@@ -43,13 +44,26 @@ class ModelSpec:
         return None
 
 
+NAME_RULE = "a letter or digit, then letters, digits, '_', '.' or '-'"  # MODEL_NAME_PATTERN in words
+
+
 def default_name(architecture: str | None, onnx: str | None = None) -> str:
-    """A path-safe name for a model: resnet50, timm-convnext_tiny, my_factory, or an ONNX file's stem."""
+    """A path-safe name for a model: resnet50, timm-convnext_tiny, my_factory, or an ONNX file's name without .onnx.
+
+    Characters a name cannot hold become '-', and what a name cannot start with is dropped; "" where
+    nothing is left (the configuration then needs a name of its own).
+    """
     if onnx is not None:
-        return re.sub(r"[^A-Za-z0-9_.-]", "-", PurePath(onnx).stem)
-    if match := FACTORY.match(architecture):
-        return match["function"]
-    return re.sub(r"[^A-Za-z0-9_.-]", "-", architecture.replace(TIMM_PREFIX, "timm-"))
+        raw = PurePath(onnx).stem
+    elif match := FACTORY.match(architecture):
+        raw = match["function"]
+    else:
+        raw = architecture.replace(TIMM_PREFIX, "timm-")
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", raw).lstrip("_.-")
+
+
+def is_model_name(name: str) -> bool:
+    return re.fullmatch(MODEL_NAME_PATTERN, name) is not None
 
 
 def _spec_of(entry: dict, default_size: int) -> ModelSpec:

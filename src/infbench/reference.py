@@ -7,11 +7,15 @@ CPU output of that file.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from infbench.artifacts import atomic_path
 from infbench.errors import ArtifactError
+
+if TYPE_CHECKING:
+    from infbench.subsets import Coverage
 
 EVAL_KEYS = ("images", "labels", "reference")
 # Absent from evaluation sets written before them.
@@ -80,11 +84,19 @@ def fp16_range_note(eval_set: dict) -> str | None:
     return f"the fp32 model holds {value:.3g} ({eval_set['largest_value_at']}), beyond fp16's largest finite value {FP16_MAX:g}"
 
 
+def parity_images(manifest: dict, n_images: int) -> tuple[list, Coverage]:
+    """The held-out images every backend is judged on (`parity.images` of them, drawn by infbench.data.draw), and their
+    class coverage."""
+    from infbench.subsets import draw
+
+    return draw(manifest, "val", n_images, "held-out images", "parity.images")
+
+
 def held_out(manifest: dict, image_size: int, n_images: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first `n_images` held-out images, preprocessed, and their labels."""
+    """The parity set's images, preprocessed, and their labels."""
     from infbench.data import load_images
 
-    val = manifest["val"][:n_images]
+    val, _ = parity_images(manifest, n_images)
     images = load_images([p for p, _ in val], image_size)
     return images, np.array([manifest["classes"].index(c) for _, c in val], dtype=np.int64)
 

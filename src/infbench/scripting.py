@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from infbench.errors import BenchError
+from infbench.errors import BenchError, environment_error
 from infbench.isolation import Held, machine_lock
 
 _held: list[Held] = []  # the lock the running step holds (one step per process)
@@ -17,6 +17,14 @@ _held: list[Held] = []  # the lock the running step holds (one step per process)
 def held_lock() -> Held:
     """The machine's lock as the running step holds it (how long it waited, alone or shared)."""
     return _held[-1]
+
+
+class _LogFile(logging.FileHandler):
+    """A job's log file that, when it cannot be written (a full disk), stays silent: the terminal still gets every
+    line, and logging's own report of the failure would be a traceback per line."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
 
 
 def setup_logging(name: str, log_paths: list[str | Path]) -> logging.Logger:
@@ -29,7 +37,7 @@ def setup_logging(name: str, log_paths: list[str | Path]) -> logging.Logger:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     for path in log_paths:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(path, mode="w"))
+        handlers.append(_LogFile(path, mode="w"))
     for handler in handlers:
         handler.setFormatter(fmt)
         logger.addHandler(handler)
@@ -56,9 +64,20 @@ def _clear_earlier_attempts(log_path: str) -> None:
         stale.unlink(missing_ok=True)
 
 
+def _to_log_files(logger: logging.Logger, exc: BaseException) -> None:
+    """The traceback of `exc` in the job's log files only: the terminal gets the one line that names the cause."""
+    record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, "the error in full:", (),
+                               (type(exc), exc, exc.__traceback__))
+    for handler in logger.handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
 @contextlib.contextmanager
 def step(snakemake, measures: bool = False) -> Iterator[logging.Logger]:
-    """Run a script's body: a BenchError ends the job with its one-line message, other errors with a traceback.
+    """Run a script's body: a BenchError ends the job with its one-line message, and so does an OSError of the
+    environment (no space left, permission denied, read-only file system: the path and the cause, the traceback
+    in the job's log file only); other errors end it with a traceback.
 
     The body holds the machine's lock: alone where it `measures`, shared otherwise. A measuring job
     also keeps a copy of its log while it runs (`attempt_log`).
@@ -68,7 +87,13 @@ def step(snakemake, measures: bool = False) -> Iterator[logging.Logger]:
     copy = attempt_log(log_path, attempt) if measures and log_path else None
     if copy is not None and attempt == 1:
         _clear_earlier_attempts(log_path)
-    logger = setup_logging(snakemake.rule, [p for p in (log_path, copy) if p])
+    outputs = [str(p) for p in getattr(snakemake, "output", [])]
+    try:
+        logger = setup_logging(snakemake.rule, [p for p in (log_path, copy) if p])
+    except OSError as exc:
+        if (line := environment_error(exc, outputs)) is None:
+            raise
+        raise SystemExit(f"error: {line}") from None
     failed = True
     try:
         with machine_lock(exclusive=measures) as held:
@@ -78,9 +103,13 @@ def step(snakemake, measures: bool = False) -> Iterator[logging.Logger]:
     except BenchError as exc:
         logger.error("error: %s", exc)
         raise SystemExit(1) from None
-    except Exception:
-        logger.exception("unexpected error")
-        raise
+    except Exception as exc:
+        if (line := environment_error(exc, outputs)) is None:
+            logger.exception("unexpected error")
+            raise
+        _to_log_files(logger, exc)
+        logger.error("error: %s", line)
+        raise SystemExit(1) from None
     finally:
         if copy is not None:  # the attempt ended without being killed: its copy says how
             for handler in logger.handlers:

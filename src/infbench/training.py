@@ -13,6 +13,7 @@ import torch
 from infbench.data import load_images
 from infbench.errors import ArtifactError
 from infbench.models import build_model, classifier_layer, load_starting_weights, misfit, read_state_dict
+from infbench.subsets import Coverage, draw, subset
 
 log = logging.getLogger("infbench")
 
@@ -157,11 +158,11 @@ def _head_inputs(model, head, paths, settings, device, what) -> torch.Tensor:
     return torch.cat(captured)
 
 
-def _prepare_backbone(model, paths, settings, device, history) -> None:
+def _prepare_backbone(model, train_set, seed, settings, device, history) -> None:
     """A backbone with random weights, made useful: BatchNorm statistics calibrated, residual branches scaled."""
     if settings.weights is None:
         # Random BatchNorm statistics would make a frozen backbone's features meaningless.
-        calibration = paths[: min(len(paths), 4 * settings.batch_size)]
+        calibration = [p for p, _ in subset(train_set, 4 * settings.batch_size, seed)]
         history["batchnorm_calibration_images"] = _calibrate_batchnorm(model, calibration, settings, device)
         if settings.residual_scale != 1.0:
             history["scaled_residual_branches"] = scale_residual_branches(model, settings.residual_scale)
@@ -313,9 +314,10 @@ def _accuracy(model, val_set, classes, settings, device) -> float:
 TRAINERS = {"head": _train_head, "all": _train_all}
 
 
-def _training_images(manifest: dict, settings: TrainSettings, trainable: str) -> list:
+def _training_images(manifest: dict, settings: TrainSettings, trainable: str) -> tuple[list, Coverage]:
+    """The training images (a subset covering the classes where a cap asks for fewer), and their class coverage."""
     cap = settings.head.max_images if trainable == "head" else settings.all.max_images
-    return manifest["train"][:cap] if cap else manifest["train"]
+    return draw(manifest, "train", cap, "training images", f"train.{trainable}.max_images")
 
 
 def _start(settings: TrainSettings) -> torch.device:
@@ -350,37 +352,45 @@ def train(manifest: dict, settings: TrainSettings) -> tuple[torch.nn.Module, dic
     device = _start(settings)
     trainable = resolve_trainable(settings.trainable, device)
     classes = manifest["classes"]
-    val_set = manifest["val"][: settings.max_val_images] if settings.max_val_images else manifest["val"]
+    held_out = draw(manifest, "val", settings.max_val_images, "held-out images", "train.max_val_images")
     model = build_model(settings.architecture, len(classes), settings.image_size)
     history: dict = {}
     if trainable == "none":
         history = _as_given(model, settings, classes)
-        return _finish(model, manifest, settings, device, trainable, [], val_set, 0.0, history)
+        return _finish(model, manifest, settings, device, trainable, None, held_out, 0.0, history)
     if settings.weights:
         history["not_from_weights_file"] = load_starting_weights(model, settings.weights, settings.architecture)
         log.info("started from %s (%d tensors left initialised)", settings.weights, len(history["not_from_weights_file"]))
     model.to(device, memory_format=torch.channels_last)
     for p in model.parameters():
         p.requires_grad_(False)
-    train_set = _training_images(manifest, settings, trainable)
-    log.info("training %s of %s on %s: %d training images, %d classes",
-             "the classifier layer" if trainable == "head" else "every layer", settings.architecture, device,
-             len(train_set), len(classes))
+    training = _training_images(manifest, settings, trainable)
+    train_set, trained_on = training
+    log.info("training %s of %s on %s: %s", "the classifier layer" if trainable == "head" else "every layer",
+             settings.architecture, device, trained_on.sentence)
+    trained_on.log(log)
     start = time.perf_counter()
-    _prepare_backbone(model, [p for p, _ in train_set], settings, device, history)
+    _prepare_backbone(model, train_set, manifest["seed"], settings, device, history)
     labels = torch.tensor(_labels(train_set, classes), device=device)
     TRAINERS[trainable](model, train_set, labels, settings, device, history)
-    return _finish(model, manifest, settings, device, trainable, train_set, val_set, time.perf_counter() - start, history)
+    return _finish(model, manifest, settings, device, trainable, training, held_out, time.perf_counter() - start, history)
 
 
-def _finish(model, manifest, settings, device, trainable, train_set, val_set, train_seconds, history) -> tuple:
-    """The model on the CPU in eval mode, and its summary with the held-out accuracy."""
+def _finish(model, manifest, settings, device, trainable, training, held_out, train_seconds, history) -> tuple:
+    """The model on the CPU in eval mode, and its summary with the held-out accuracy and each subset's class coverage.
+
+    `training` and `held_out` are (images, Coverage); `training` is None where nothing was trained.
+    """
     model.to(device).eval()
+    val_set, judged_on = held_out
     accuracy = _accuracy(model, val_set, manifest["classes"], settings, device)
-    log.info("held-out top-1 accuracy %.4f on %d images (training took %.1f s)", accuracy, len(val_set), train_seconds)
+    log.info("held-out top-1 accuracy %.4f on %s (training took %.1f s)", accuracy, judged_on.sentence, train_seconds)
+    judged_on.log(log)
+    covered = {"training": training[1].card()} if training else {}
     summary = {
-        "device": str(device), "trainable": trainable, "threads": torch.get_num_threads(), "train_images": len(train_set),
-        "val_images": len(val_set), "val_top1": round(accuracy, 6), "train_seconds": round(train_seconds, 3),
+        "device": str(device), "trainable": trainable, "threads": torch.get_num_threads(),
+        "train_images": len(training[0]) if training else 0, "val_images": len(val_set), "val_top1": round(accuracy, 6),
+        "train_seconds": round(train_seconds, 3), "class_coverage": covered | {"held_out": judged_on.card()},
         "history": history,
     }
     for p in model.parameters():

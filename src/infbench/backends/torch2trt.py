@@ -55,11 +55,17 @@ def build_module(request: CellRequest, example: np.ndarray, folder: str, log) ->
     }
 
 
+def read_module_state(torch, path: str) -> dict:
+    """The converted module's state_dict: its engine's bytes, tensor names and flatteners, plain values that
+    torch.load reads with weights_only=True, so that no pickled object in the file runs code."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
 def _load_module(torch, path: str):
     from torch2trt import TRTModule
 
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = read_module_state(torch, path)
         module = TRTModule()
         module.load_state_dict(state)
     except Exception as exc:

@@ -8,52 +8,68 @@ import numpy as np
 
 from infbench.data import load_images
 from infbench.quantization import QuantData
+from infbench.subsets import Coverage, coverage, representative_order, subset
 
 log = logging.getLogger("infbench")
 
 
-def validation_items(train: list, n_calibration: int, trained_on: int, asked: int) -> tuple[list, int, bool]:
-    """The validation images: training images the model was not fitted on where there are enough, as an
-    accuracy measured on images it learnt says little (a classifier fitted to 100% on them keeps them
-    right in 8 bits, and loses the held-out ones); else the images after the calibration ones.
+def validation_items(order: list, n_calibration: int, trained_on: int, asked: int, seed: int) -> tuple[list, list, bool]:
+    """The validation images, drawn from the training images in `order` (the order training drew its images from),
+    never the calibration ones: images the model was not fitted on where there are enough, as an accuracy measured on
+    images it learnt says little (a classifier fitted to 100% on them keeps them right in 8 bits, and loses the
+    held-out ones); else any of those after the calibration ones.
 
-    Returns the items, the index of the first one, and whether the model was trained on them.
+    Returns the items, the images they were drawn from, and whether the model was trained on some of them.
     """
     first_unseen = max(trained_on, n_calibration)
-    if len(train) - first_unseen >= asked:
-        return train[first_unseen : first_unseen + asked], first_unseen, False
-    rest = train[n_calibration:]
-    n = min(asked, len(rest))
+    if len(order) - first_unseen >= asked:
+        pool = order[first_unseen:]
+        return subset(pool, asked, seed), pool, False
+    pool = order[n_calibration:]
+    n = min(asked, len(pool))
     if n < asked:
         log.warning("note: %d validation images asked for, %d training images are left after calibration: using those",
-                    asked, len(rest))
-    return rest[:n], n_calibration, n_calibration < trained_on
+                    asked, len(pool))
+    return subset(pool, n, seed), pool, n_calibration < trained_on
 
 
 def quantization_data(manifest: dict, card: dict, calibration_images: int, validation_images: int,
                       needs_validation: bool) -> tuple[QuantData, dict]:
-    """The first training images for calibration (the split is already shuffled), and validation images
-    after them, ones the model was not trained on where there are enough (`validation_items`).
+    """Calibration images drawn from the training images as training drew its own (`infbench.data.subset`), and
+    validation images apart from them, ones the model was not trained on where there are enough (`validation_items`).
 
     Fewer training images than asked: as many as there are, said in the log and the record.
     """
-    train, size = manifest["train"], card["image_size"]
+    train, size, classes, seed = manifest["train"], card["image_size"], manifest["classes"], manifest["seed"]
+    order = representative_order(train, seed)  # training took its first card["train_images"]
     n_calibration = min(calibration_images, len(train))
     if n_calibration < calibration_images:
         log.warning("note: %d calibration images asked for, the training set holds %d: using those", calibration_images,
                     len(train))
-    calibration = load_images([p for p, _ in train[:n_calibration]], size)
-    described = {"calibration_images": n_calibration,
-                 "calibration_from": f"training images 0 to {n_calibration - 1} of the shuffled split",
-                 "validation_images": 0, "validation_from": None, "held_out_images_used": 0}
+    chosen = order[:n_calibration]
+    calibrated_on = coverage(chosen, train, classes, "calibration images", ("quantization.calibration_images", calibration_images))
+    calibrated_on.log(log)
+    calibration = load_images([p for p, _ in chosen], size)
+    described = {"calibration_images": n_calibration, "calibration_from": _from("training images", calibrated_on),
+                 "validation_images": 0, "validation_from": None, "held_out_images_used": 0,
+                 "class_coverage": {"calibration": calibrated_on.card()}}
     if not needs_validation:
         return QuantData(calibration, calibration[:0], np.zeros(0, dtype=np.int64)), described
-    items, first, seen = validation_items(train, n_calibration, int(card.get("train_images", 0)), validation_images)
+    items, pool, seen = validation_items(order, n_calibration, int(card.get("train_images", 0)), validation_images, seed)
+    validated_on = coverage(items, pool, classes, "validation images", ("quantization.validation_images", validation_images))
+    validated_on.log(log)
     if seen:
-        log.warning("note: the model was trained on the validation images (training images %d to %d): the accuracy-aware "
-                    "recipes judge it on images it learnt, and may keep too few layers in fp32", first, first + len(items) - 1)
+        log.warning("note: the model was trained on some of the validation images: the accuracy-aware recipes judge it on "
+                    "images it learnt, and may keep too few layers in fp32")
     validation = load_images([p for p, _ in items], size) if items else calibration[:0]
-    labels = np.array([manifest["classes"].index(c) for _, c in items], dtype=np.int64)
+    labels = np.array([classes.index(c) for _, c in items], dtype=np.int64)
+    where = "training images apart from the calibration ones" + ("" if seen else " and those the model was trained on")
     described |= {"validation_images": len(items), "validation_seen_in_training": seen,
-                  "validation_from": f"training images {first} to {first + len(items) - 1}" if items else None}
+                  "validation_from": _from(where, validated_on) if items else None}
+    described["class_coverage"]["validation"] = validated_on.card()
     return QuantData(calibration, validation, labels), described
+
+
+def _from(where: str, covered: Coverage) -> str:
+    """Where a quantizer's images come from, with the classes they cover (and the warning where they lack some)."""
+    return f"{where}, drawn with data.seed: {covered.warning or covered.sentence}"
