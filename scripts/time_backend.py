@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from infbench.artifacts import read_json, sha256
+from infbench.artifacts import read_json
 from infbench.backends.base import BUILD_RECORD, CellRequest
 from infbench.catalog import BACKENDS
 from infbench.cells import Cell
@@ -91,12 +91,12 @@ def measure(smk, cell: Cell, log) -> Record:
         "isolation": Isolation(lock=held.path, waited_s=held.waited_s, started_utc=started, ended_utc=now_utc("microseconds")),
     }
     if record.status != SKIPPED and record.model_info is not None:
-        artifacts = {role: {"path": p, "sha256": sha256(p)} for role, p in request.artifacts.items() if Path(p).is_file()}
-        extra["model_info"] = record.model_info.model_copy(update={"artifacts": artifacts})
+        files = {role: path for role, path in request.artifacts.items() if Path(path).is_file()}
+        extra["model_info"] = record.model_info.with_artifacts(files)
     for role in BUILD_ROLES:
         if role in request.artifacts and Path(request.artifacts[role], BUILD_RECORD).is_file():
             extra["build"] = read_json(Path(request.artifacts[role], BUILD_RECORD))
-    return record.model_copy(update=extra)
+    return record.updated(**extra)
 
 
 def main(smk) -> None:

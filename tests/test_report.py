@@ -1,6 +1,7 @@
 """Summary rows, the tables, the chart and the comparison, from records shaped as the runner writes them."""
 
 import copy
+import hashlib
 import json
 
 import pytest
@@ -251,6 +252,27 @@ def test_records_are_validated_and_a_bad_one_is_named_with_what_is_wrong(tmp_pat
     old = dict(copy.deepcopy(records[0]), schema_version=1)
     with pytest.raises(ValueError, match="o.json: a record of schema version 1; this workflow reads 2 and 3"):
         read_record(written("o.json", old))
+
+
+def test_a_record_completed_as_a_timing_job_completes_it_dumps_without_pydantic_warnings(tmp_path, records):
+    import warnings
+
+    from infbench.records import Artifact, Isolation
+
+    model = tmp_path / "onnx_model.onnx"
+    model.write_bytes(b"a model")
+    record = Record.model_validate(records[2] | {"model_info": {"architecture": "resnet50", "image_size": 224, "num_classes": 10}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pydantic's serializer warnings are UserWarnings
+        done = record.updated(model_info=record.model_info.with_artifacts({"onnx": str(model)}), attempt=2,
+                              isolation=Isolation(lock="/dev/shm/x", waited_s=0.0, started_utc="a", ended_utc="b"),
+                              build={"fp16_method": "flag"})
+        dumped = done.dump()
+    assert isinstance(done.model_info.artifacts["onnx"], Artifact)
+    assert dumped["model_info"]["artifacts"]["onnx"]["sha256"] == hashlib.sha256(b"a model").hexdigest()
+    assert dumped["attempt"] == 2 and dumped["isolation"]["lock"] == "/dev/shm/x"
+    with pytest.raises(ValueError, match="attempt"):
+        record.updated(attempt="twice")  # validated: a field of the wrong type is refused, never written
 
 
 def test_chart_has_a_line_per_runtime_variant_and_precision(tmp_path, rows):

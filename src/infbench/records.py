@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from infbench.artifacts import write_json
+from infbench.artifacts import sha256, write_json
 from infbench.catalog import BACKENDS
 from infbench.cells import Cell
 
@@ -125,6 +125,13 @@ class ModelInfo(Strict):
     num_classes: int
     artifacts: dict[str, Artifact] = {}
 
+    def with_artifacts(self, files: dict[str, str]) -> ModelInfo:
+        """The same model with the files a cell ran (role: path), each with its digest."""
+        return self.updated(artifacts={role: Artifact(path=path, sha256=sha256(path)) for role, path in files.items()})
+
+    def updated(self, **fields: Any) -> ModelInfo:
+        return ModelInfo.model_validate(self.model_dump() | fields)
+
 
 class Host(Open):
     cpu: str
@@ -208,6 +215,10 @@ class Record(Strict):
     @property
     def cell(self) -> Cell:
         return Cell(self.machine, self.model, self.backend, self.variant, self.precision, self.batch_size)
+
+    def updated(self, **fields: Any) -> Record:
+        """A copy with `fields` replaced, validated as a record is (model_copy(update=...) checks nothing)."""
+        return Record.model_validate(self.model_dump() | fields)
 
     def dump(self) -> dict:
         """The record as its JSON file holds it: what was not measured is absent, not null."""
