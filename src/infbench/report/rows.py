@@ -1,8 +1,11 @@
 """Summary rows: one typed row per cell (summary.json, and flattened, summary.csv), from which every table is made.
 
-A row also says whether its record's figures agree with each other (mean between min and max,
-throughput from the mean, as many samples as calls): a record that fails is shown as inconsistent,
-never as a number.
+A row also says whether its record contradicts itself or its place: the cell it names is the cell
+its path names (a record copied over another cell's is not that cell's), its status agrees with its
+parity (ok only where parity passed; timed with a failed parity only where a quantized precision
+was timed below the accuracy gate), and its figures agree with each other (mean between min and
+max, throughput from the mean, as many samples as calls). A record that fails is shown as
+inconsistent, under the cell its path names, never as a number.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ import math
 
 from pydantic import BaseModel, ConfigDict
 
-from infbench.catalog import BACKENDS, PRECISIONS
-from infbench.records import OK, TIMING_MODES, Record, TimingBlock
+from infbench.catalog import BACKENDS, PRECISIONS, QUANTIZED
+from infbench.cells import Cell, named_by_path
+from infbench.records import MISMATCH, OK, TIMING_MODES, Record, TimingBlock
 
 INCONSISTENT = "inconsistent"  # a row status: the record's figures contradict each other
 PREFIX = {"end_to_end": "e2e", "device_resident": "resident"}  # column prefixes in summary.csv
@@ -185,6 +189,53 @@ def record_problems(record: Record) -> list[str]:
     return problems
 
 
+def identity_problems(record: Record, record_path: str) -> list[str]:
+    """Where the cell a record names is not the cell its path names (a record copied over another cell's)."""
+    named = named_by_path(record_path)
+    if named is None:
+        return []
+    own = record.cell.fields()
+    return [f"{key} {own[key]}, not {value} as its path {record_path} says" for key, value in named.items()
+            if own[key] != value]
+
+
+def status_problems(record: Record) -> list[str]:
+    """Where a record's status contradicts its parity: numbers are shown only for cells that passed it."""
+    parity, timed = record.parity, record.timing is not None
+    if record.status == OK and (parity is None or not parity.passed):
+        return [f"status ok but {'no parity check' if parity is None else 'its parity check failed'}"]
+    below_gate = record.precision in QUANTIZED and parity is not None and not parity.passed and parity.finite
+    if record.status == MISMATCH and timed and not below_gate:
+        return ["status mismatch with timings, which only a quantized precision below the accuracy gate has"]
+    return []
+
+
+def inconsistencies(record: Record, record_path: str) -> list[str]:
+    """What a record contradicts: its path, its status against its parity, its own figures; empty for every record
+    the runner writes where the workflow puts it."""
+    found = []
+    if clash := identity_problems(record, record_path):
+        found.append("the record is of another cell: " + ", ".join(clash))
+    found += status_problems(record)
+    if figures := record_problems(record):
+        found.append("the record's figures disagree with each other: " + "; ".join(figures))
+    return found
+
+
+def expected_cell(record: Record, record_path: str) -> Cell:
+    """The cell whose row a record fills: the one its path names (with the record's model where the path names none,
+    as schema 2's did), or the record's own where the path names no cell of the catalogue."""
+    named = named_by_path(record_path)
+    if named is None:
+        return record.cell
+    fields = record.cell.fields() | named
+    backend = BACKENDS.get(fields["backend"])
+    if backend is None or fields["variant"] not in backend.variant_names or fields["precision"] not in PRECISIONS:
+        return record.cell
+    return Cell(fields["machine"], fields["model"], fields["backend"], fields["variant"], fields["precision"],
+                fields["batch_size"])
+
+
 def _precision_method(record: Record) -> str | None:
     settings = record.settings
     if "int8" in settings:
@@ -226,19 +277,22 @@ def _measured_fields(record: Record) -> dict:
 
 
 def summary_row(record: Record, record_path: str) -> SummaryRow:
-    """The row of one record; `record_path` is where the record lives, relative to the run's results folder."""
-    cell = record.cell
+    """The row of one record; `record_path` is where the record lives, relative to the run's results folder.
+
+    An inconsistent record fills the row of the cell its path names, with what it contradicts and none of its numbers.
+    """
+    cell = expected_cell(record, record_path)
     backend = BACKENDS[cell.backend]
-    status, reason = record.status, record.reason
-    if problems := record_problems(record):
-        status, reason = INCONSISTENT, "the record's figures disagree with each other: " + "; ".join(problems)
+    status, reason, measured = record.status, record.reason, _measured_fields(record)
+    if problems := inconsistencies(record, record_path):
+        status, reason, measured = INCONSISTENT, "; ".join(problems), {}
     return SummaryRow(
         **cell.fields(), runtime=backend.title, framework=backend.framework, study_row=backend.row, device=backend.device,
         variant_label=backend.variant(cell.variant).label, label=cell.label, status=status, reason=reason,
         record_status=record.status, retryable=record.retryable, record=record_path,
         threads=record.settings.get("threads"), precision_method=_precision_method(record),
         run_time_notes=record.run_time_notes, versions=record.versions,
-        **_measured_fields(record), **_machine_fields(record),
+        **measured, **_machine_fields(record),
     )
 
 
@@ -256,9 +310,8 @@ def _order(row: SummaryRow, machines: list[str], models: list[str]) -> tuple:
 
 def summary_rows(records: list[Record], paths: list[str]) -> list[SummaryRow]:
     """One row per record, in the order of machines and models (as first seen), backends and variants (as catalogued)."""
-    machines = list(dict.fromkeys(r.machine for r in records))
-    models = list(dict.fromkeys(r.model for r in records))
     rows = [summary_row(record, path) for record, path in zip(records, paths, strict=True)]
+    machines, models = machines_in(rows), models_in(rows)
     return sorted(rows, key=lambda row: _order(row, machines, models))
 
 
