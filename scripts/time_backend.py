@@ -9,6 +9,7 @@ from infbench.cells import Cell
 from infbench.export import export_failure
 from infbench.harness import MeasurePolicy, WarmupPolicy
 from infbench.history import keep
+from infbench.onnx_file import batch_ruled_out
 from infbench.parity import Tolerance
 from infbench.records import SKIPPED, Isolation, Record, error_record, header, now_utc, write_record
 from infbench.reference import load_eval_set
@@ -65,11 +66,15 @@ def cell_request(smk, cell: Cell) -> CellRequest:
 
 def without_model_record(smk, cell: Cell) -> Record | None:
     """The cell's skip where the model it runs does not exist: an ONNX file given without the PyTorch
-    module the backend runs, or an export that failed (the exporter's own message)."""
+    module the backend runs, or at another batch size than the file fixes, or an export that failed
+    (the exporter's own message)."""
+    info = read_json(smk.input.onnx_info) if "onnx_info" in smk.input.keys() else {}
     if smk.params.without_module:
         reason = smk.params.without_module
-    elif "onnx_info" in smk.input.keys() and (failure := export_failure(read_json(smk.input.onnx_info))):
+    elif failure := export_failure(info):
         reason = f"no ONNX model: {failure}"
+    elif ruled_out := batch_ruled_out(info.get("fixed_batch"), cell.batch, info.get("source")):
+        reason = ruled_out
     else:
         return None
     return Record(**header(cell, SKIPPED, reason), measure_again=smk.params.measure_again, code=smk.params.code)
