@@ -47,6 +47,11 @@ class Cell:
         return RECORD_PATTERN.format(**asdict(self))
 
     @property
+    def name(self) -> str:
+        """The cell as one string, its record's path under results/records: 'local/resnet50/openvino/latency/fp32_bs1'."""
+        return self.record_path.removeprefix("results/records/").removesuffix(".json")
+
+    @property
     def key(self) -> tuple:
         return tuple(getattr(self, f.name) for f in fields(self))
 

@@ -155,6 +155,19 @@ class Isolation(Strict):
     ended_utc: str  # ... to here
 
 
+class Confirmation(Strict):
+    """The cell measured once more in a fresh process: it differed from its previous measurement beyond the threshold.
+
+    Most of the variation between two measurements is between processes (memory layout, clocks,
+    neighbours), so a change is judged on each process's mean, not on the calls of one process.
+    """
+
+    previous: str  # created_utc of the measurement this one differed from
+    why: str  # how it differed in its first process ("end to end mean 128.4 → 66.78 ms, ×0.52")
+    timings: list[Timing] = []  # each fresh process's timing (the record's own `timing` is the first process's)
+    failed: str | None = None  # where the fresh process timed nothing: its status and reason
+
+
 class Record(Strict):
     schema_version: int
     # The cell (infbench.cells.Cell) and what runs it.
@@ -192,6 +205,7 @@ class Record(Strict):
     host: Host | None = None
     isolation: Isolation | None = None
     build: dict[str, Any] | None = None
+    confirmation: Confirmation | None = None  # measured again in a fresh process (infbench.report.changes)
 
     @model_validator(mode="before")
     @classmethod
