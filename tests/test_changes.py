@@ -192,6 +192,12 @@ def test_a_difference_in_one_process_a_side_is_unconfirmed_and_asks_for_a_fresh_
     assert verdict_text(slower).endswith("), not measured in a fresh one")
     faster = compare_records(old, _record(_samples(3, 40, 0.02, 100), code=NEW_CODE), Threshold())
     assert faster.verdict == UNCONFIRMED and faster.needs_fresh_process and not faster.regressed
+    # A fresh process that timed nothing confirms nothing, and the verdict says why.
+    failed = _record(_samples(2, 60, 0.02, 100), code=NEW_CODE).updated(
+        confirmation={"previous": old.created_utc, "why": "differed", "failed": "error: RuntimeError: out of memory"})
+    change = compare_records(old, failed, Threshold())
+    assert change.verdict == UNCONFIRMED and change.regressed
+    assert verdict_text(change).endswith("), a fresh one timed nothing (error: RuntimeError: out of memory)")
 
 
 @pytest.mark.parametrize("first, fresh, verdict", [

@@ -166,6 +166,7 @@ class Change:
     status_regressed: bool = False  # measured before, not now (an error, mismatch, skip or inconsistent record)
     old_processes: tuple[float, ...] = ()  # each process's mean (ms), its first process's first
     new_processes: tuple[float, ...] = ()
+    fresh_failed: str | None = None  # where the new measurement's fresh process timed nothing: why
     old_record: str = ""
     new_record: str = ""
 
@@ -364,4 +365,5 @@ def compare_records(old: Record, new: Record, threshold: Threshold, old_record: 
         return Change(verdict=NOT_COMPARABLE, why_not_comparable=why, **fields)
     decision = judge(old, new, mode, threshold, _same_everything(fields, old, new))
     return Change(verdict=decision.verdict, ratio=decision.ratio, p_value=decision.p_value, test=decision.test,
-                  old_processes=process_means(old, mode), new_processes=process_means(new, mode), **fields)
+                  old_processes=process_means(old, mode), new_processes=process_means(new, mode),
+                  fresh_failed=new.confirmation.failed if new.confirmation is not None else None, **fields)

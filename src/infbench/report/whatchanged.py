@@ -83,6 +83,8 @@ def _timed_verdict(change: Change) -> str:
     direction = SLOWER if change.ratio > 1 else FASTER
     if change.verdict == THE_MACHINE:
         return f"differs ×{change.ratio:.2f} with the same code and versions (the machine, not a change)"
+    if change.verdict == UNCONFIRMED and change.fresh_failed:
+        return f"unconfirmed: {direction} in one process ({_evidence(change)}), a fresh one timed nothing ({change.fresh_failed})"
     if change.verdict == UNCONFIRMED and len(change.new_processes) < 2:
         return f"unconfirmed: {direction} in one process ({_evidence(change)}), not measured in a fresh one"
     if change.verdict == UNCONFIRMED:
