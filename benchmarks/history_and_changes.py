@@ -39,7 +39,7 @@ from infbench.report.whatchanged import document, section  # noqa: E402
 
 H200 = REPO / "docs" / "results" / "h200"
 CPU = REPO / "docs" / "results" / "cpu-2core"
-SOURCE = H200 / "records" / "local" / "onnxruntime_cpu" / "default" / "fp32_bs1.json"
+SOURCE = H200 / "records" / "local" / "resnet50" / "onnxruntime_cpu" / "default" / "fp32_bs1.json"
 SAMPLE_KEYS = ("samples_ms", "device_samples_ms")
 
 

@@ -5,12 +5,18 @@ from infbench.availability import tensorrt_missing
 from infbench.backends.base import BUILD_RECORD, read_quantized, skipped_build
 from infbench.backends.tensorrt import EngineSpec, build_engine
 from infbench.errors import BackendUnavailable
+from infbench.onnx_file import batch_ruled_out
 from infbench.scripting import step
 
 
 def main(smk) -> None:
     with step(smk) as log:
         folder = smk.output.folder
+        info = read_json(smk.input.onnx_info) if "onnx_info" in smk.input.keys() else {}
+        if reason := batch_ruled_out(info.get("fixed_batch"), int(smk.wildcards.batch), info.get("source")):
+            log.info("not built: %s", reason)  # the cell is skipped with this reason
+            write_json(f"{folder}/{BUILD_RECORD}", skipped_build(reason))
+            return
         if reason := tensorrt_missing():  # this machine has no TensorRT or no GPU: the cell says so
             log.info("not built: %s", reason)
             write_json(f"{folder}/{BUILD_RECORD}", skipped_build(reason))

@@ -9,13 +9,14 @@ from infbench.scripting import step
 
 def main(smk) -> None:
     with step(smk) as log:
-        if reason := export_failure(read_json(smk.input.info)):
+        info = read_json(smk.input.info)
+        if reason := export_failure(info):
             write_json(smk.output[0], {"status": "skipped", "reason": reason})
             log.info("not checked: %s", reason)
             return
         eval_set = load_eval_set(smk.input.eval_set)
         result = check_with_onnxruntime(smk.input.onnx, eval_set, Tolerance(**smk.params.tolerance), smk.params.cpu_threads,
-                                        tuple(smk.params.batch_sizes))
+                                        tuple(smk.params.batch_sizes), info.get("fixed_batch"))
         write_json(smk.output[0], result)
         log.info(
             "ONNX Runtime %s matches PyTorch on %d images: max relative diff %.3g, top-1 agreement %.3f; batch sizes: %s",

@@ -31,8 +31,9 @@ def main(smk) -> None:
         log.info("%s: input %s, output %s, opset %s, %d nodes; written as %s", smk.input.source, info["input_shape"],
                  info["output_shape"], info["opset"], info["nodes"], smk.output.onnx)
         if info["fixed_batch"]:
-            log.warning("note: %s fixes its batch size at %d; cells at other batch sizes will fail with ONNX Runtime's "
-                        "message (export it with a dynamic batch axis)", smk.input.source, info["fixed_batch"])
+            log.warning("note: %s fixes its batch size at %d: it is checked and measured at that size, and its cells at "
+                        "other batch sizes are skipped (export it with a dynamic batch axis to measure them)",
+                        smk.input.source, info["fixed_batch"])
         session = cpu_session(smk.output.onnx, smk.params.cpu_threads)
         val, judged_on = draw(manifest, "val", smk.params.max_val_images, "held-out images", "train.max_val_images")
         top1 = held_out_top1(session, val, classes, size, info["fixed_batch"] or 16)

@@ -2,17 +2,19 @@
 
 from pathlib import Path
 
-from infbench.artifacts import read_json, sha256
+from infbench.artifacts import read_json
 from infbench.backends.base import BUILD_RECORD, CellRequest
 from infbench.catalog import BACKENDS
 from infbench.cells import Cell
 from infbench.export import export_failure
+from infbench.fresh import CellJob, confirmed
 from infbench.harness import MeasurePolicy, WarmupPolicy
 from infbench.history import keep
+from infbench.layout import RESULTS
+from infbench.onnx_file import batch_ruled_out
 from infbench.parity import Tolerance
 from infbench.records import SKIPPED, Isolation, Record, error_record, header, now_utc, write_record
-from infbench.reference import load_eval_set
-from infbench.runner import run_cell
+from infbench.report.changes import Threshold
 from infbench.scripting import attempt_log, failed_log, held_lock, step
 
 ARTIFACT_ROLES = ("pth", "onnx", "onnx_fp16", "engine_dir", "torch2trt_dir", "int8_dir")
@@ -63,40 +65,55 @@ def cell_request(smk, cell: Cell) -> CellRequest:
     )
 
 
+def cell_job(smk, cell: Cell) -> CellJob:
+    settings = smk.params.settings
+    return CellJob(cell_request(smk, cell), smk.input.eval_set, measure=MeasurePolicy(**settings["measure"]),
+                   warmup=WarmupPolicy(**settings["warmup"]), tolerance=Tolerance(**settings["tolerances"][cell.precision]),
+                   noisy_cv=settings["noisy_cv"])
+
+
+def change_threshold(smk) -> Threshold:
+    """What counts as a change (compare.*): read from the configuration, not a param, so that it reruns no measurement."""
+    return Threshold(factor=smk.config["compare"]["factor"], alpha=smk.config["compare"]["alpha"])
+
+
 def without_model_record(smk, cell: Cell) -> Record | None:
     """The cell's skip where the model it runs does not exist: an ONNX file given without the PyTorch
-    module the backend runs, or an export that failed (the exporter's own message)."""
+    module the backend runs, or at another batch size than the file fixes, or an export that failed
+    (the exporter's own message)."""
+    info = read_json(smk.input.onnx_info) if "onnx_info" in smk.input.keys() else {}
     if smk.params.without_module:
         reason = smk.params.without_module
-    elif "onnx_info" in smk.input.keys() and (failure := export_failure(read_json(smk.input.onnx_info))):
+    elif failure := export_failure(info):
         reason = f"no ONNX model: {failure}"
+    elif ruled_out := batch_ruled_out(info.get("fixed_batch"), cell.batch, info.get("source")):
+        reason = ruled_out
     else:
         return None
     return Record(**header(cell, SKIPPED, reason), measure_again=smk.params.measure_again, code=smk.params.code)
 
 
-def measure(smk, cell: Cell, log) -> Record:
-    settings = smk.params.settings
-    request = cell_request(smk, cell)
-    log.info("%s on %s: %s, %s, batch %d", cell.backend, cell.machine, cell.model, cell.label, cell.batch)
-    started = now_utc("microseconds")
-    record = run_cell(
-        request, load_eval_set(smk.input.eval_set), measure=MeasurePolicy(**settings["measure"]),
-        warmup=WarmupPolicy(**settings["warmup"]), tolerance=Tolerance(**settings["tolerances"][cell.precision]),
-        noisy_cv=settings["noisy_cv"],
-    )
-    held = held_lock()
-    extra: dict = {
-        "attempt": int(smk.resources.attempt), "measure_again": smk.params.measure_again, "code": smk.params.code,
-        "isolation": Isolation(lock=held.path, waited_s=held.waited_s, started_utc=started, ended_utc=now_utc("microseconds")),
-    }
+def completed(smk, request: CellRequest, record: Record) -> Record:
+    """The runner's record with what the job knows: the attempt, why it measured, its code, the files and builds it ran."""
+    extra: dict = {"attempt": int(smk.resources.attempt), "measure_again": smk.params.measure_again, "code": smk.params.code}
     if record.status != SKIPPED and record.model_info is not None:
-        artifacts = {role: {"path": p, "sha256": sha256(p)} for role, p in request.artifacts.items() if Path(p).is_file()}
-        extra["model_info"] = record.model_info.model_copy(update={"artifacts": artifacts})
+        files = {role: path for role, path in request.artifacts.items() if Path(path).is_file()}
+        extra["model_info"] = record.model_info.with_artifacts(files)
     for role in BUILD_ROLES:
         if role in request.artifacts and Path(request.artifacts[role], BUILD_RECORD).is_file():
             extra["build"] = read_json(Path(request.artifacts[role], BUILD_RECORD))
-    return record.model_copy(update=extra)
+    return record.updated(**extra)
+
+
+def measure(smk, cell: Cell, log) -> Record:
+    """The cell measured, and measured once more in a fresh process where it differs from its previous measurement."""
+    job = cell_job(smk, cell)
+    log.info("%s on %s: %s, %s, batch %d", cell.backend, cell.machine, cell.model, cell.label, cell.batch)
+    started = now_utc("microseconds")
+    record = confirmed(completed(smk, job.request, job.run()), job, RESULTS, change_threshold(smk), log)
+    held = held_lock()
+    return record.updated(isolation=Isolation(lock=held.path, waited_s=held.waited_s, started_utc=started,
+                                              ended_utc=now_utc("microseconds")))
 
 
 def main(smk) -> None:

@@ -176,3 +176,61 @@ def test_an_onnx_file_plans_no_training_and_nothing_again(onnx_file_run):
     assert result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr, result.stdout[-2000:]
     log = (workdir / "results" / "logs" / "mine" / "import_onnx.log").read_text()
     assert "given/mine.onnx: input ['n', 3, 32, 32], output ['n', 10]" in log
+
+
+# A file that fixes its batch size (exported without a dynamic batch axis): checked and run at that size.
+
+
+def test_the_onnx_check_runs_a_fixed_batch_file_at_its_size_and_names_the_sizes_it_rules_out(tmp_path):
+    from infbench.export import check_with_onnxruntime
+    from infbench.parity import Tolerance
+
+    torch.manual_seed(0)
+    net = TinyNet(10).eval()
+    given = _export(net, tmp_path / "batch1.onnx", 16, batch_axis=False)
+    info = import_onnx(given, tmp_path / "onnx_model.onnx", 16, 10)
+    assert info["fixed_batch"] == 1
+    images = np.random.default_rng(0).standard_normal((7, 3, 16, 16)).astype(np.float32)
+    with torch.no_grad():
+        reference = net(torch.from_numpy(images)).numpy()
+    eval_set = {"images": images, "labels": reference.argmax(1), "reference": reference}
+    tolerance = Tolerance(max_rel_diff=1e-4, min_cosine=0.9999, min_top1_agreement=0.99, min_accuracy_ratio=0.99)
+    result = check_with_onnxruntime(str(tmp_path / "onnx_model.onnx"), eval_set, tolerance, 1, (1, 4), info["fixed_batch"])
+    assert result["passed"] and result["images"] == 7
+    assert result["batch_sizes"]["1"] == "passed"
+    assert result["batch_sizes"]["4"] == (f"not checked: {tmp_path / 'onnx_model.onnx'} fixes its batch size at 1; batch 4 "
+                                          "needs a file with a dynamic batch axis (or set benchmark.batch_sizes to the file's)")
+
+
+FIXED_BATCH_CONFIG = {
+    **TINY_CONFIG,
+    "models": [{"onnx": "given/batch1.onnx", "image_size": 32}],
+    "benchmark": {**TINY_CONFIG["benchmark"], "backends": ["onnxruntime_cpu", "openvino"], "batch_sizes": [1, 2],
+                  "precisions": ["fp32", "int8"],
+                  "variants": {"onnxruntime_cpu": ["default", "qdq_u8s8"], "openvino": ["latency", "int8_nncf"]}},
+}
+
+
+def test_a_file_with_a_fixed_batch_of_one_is_measured_at_one_and_its_other_cells_say_why_not(tmp_path):
+    torch.manual_seed(0)
+    (tmp_path / "given").mkdir()
+    _export(TinyNet(10), tmp_path / "given" / "batch1.onnx", 32, batch_axis=False)
+    write_config(tmp_path, FIXED_BATCH_CONFIG)
+    result = snakemake(tmp_path, "--cores", "2", "results/table.md")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "Traceback" not in result.stderr
+    check = json.loads((tmp_path / "results/model/batch1/onnx_check.json").read_text())
+    assert check["passed"] and check["batch_sizes"]["1"] == "passed"
+    assert check["batch_sizes"]["2"].startswith("not checked: results/model/batch1/onnx_model.onnx fixes its batch size at 1")
+    for backend, variant in (("onnxruntime_cpu", "default"), ("openvino", "latency")):
+        one = read_record(tmp_path / f"results/records/local/batch1/{backend}/{variant}/fp32_bs1.json")
+        assert one.status == "ok" and one.parity.passed, (backend, one.reason)
+        two = read_record(tmp_path / f"results/records/local/batch1/{backend}/{variant}/fp32_bs2.json")
+        assert two.status == "skipped" and two.reason == ("given/batch1.onnx fixes its batch size at 1; batch 2 needs a file "
+                                                          "with a dynamic batch axis (or set benchmark.batch_sizes to the file's)")
+    for backend, variant in (("onnxruntime_cpu", "qdq_u8s8"), ("openvino", "int8_nncf")):  # quantized in batches of 1
+        int8 = read_record(tmp_path / f"results/records/local/batch1/{backend}/{variant}/int8_bs1.json")
+        assert int8.status in ("ok", "mismatch") and int8.timing.end_to_end.host_ms.n >= 5, (backend, int8.reason)
+        assert read_record(tmp_path / f"results/records/local/batch1/{backend}/{variant}/int8_bs2.json").status == "skipped"
+    table = (tmp_path / "results/table.md").read_text()
+    assert "given/batch1.onnx fixes its batch size at 1; batch 2 needs a file with a dynamic batch axis" in table

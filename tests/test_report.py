@@ -1,6 +1,7 @@
 """Summary rows, the tables, the chart and the comparison, from records shaped as the runner writes them."""
 
 import copy
+import hashlib
 import json
 
 import pytest
@@ -55,6 +56,8 @@ def _record(backend, variant="default", status="ok", precision="fp32", batch=1, 
             record["timing"]["device_resident"] = resident
             record["gpu"] = GPU
     record.update(extra)
+    if status == "ok":
+        record.setdefault("parity", {"passed": True})  # the runner times only a cell that passed parity
     return record
 
 
@@ -251,6 +254,72 @@ def test_records_are_validated_and_a_bad_one_is_named_with_what_is_wrong(tmp_pat
     old = dict(copy.deepcopy(records[0]), schema_version=1)
     with pytest.raises(ValueError, match="o.json: a record of schema version 1; this workflow reads 2 and 3"):
         read_record(written("o.json", old))
+
+
+def test_a_record_completed_as_a_timing_job_completes_it_dumps_without_pydantic_warnings(tmp_path, records):
+    import warnings
+
+    from infbench.records import Artifact, Isolation
+
+    model = tmp_path / "onnx_model.onnx"
+    model.write_bytes(b"a model")
+    record = Record.model_validate(records[2] | {"model_info": {"architecture": "resnet50", "image_size": 224, "num_classes": 10}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pydantic's serializer warnings are UserWarnings
+        done = record.updated(model_info=record.model_info.with_artifacts({"onnx": str(model)}), attempt=2,
+                              isolation=Isolation(lock="/dev/shm/x", waited_s=0.0, started_utc="a", ended_utc="b"),
+                              build={"fp16_method": "flag"})
+        dumped = done.dump()
+    assert isinstance(done.model_info.artifacts["onnx"], Artifact)
+    assert dumped["model_info"]["artifacts"]["onnx"]["sha256"] == hashlib.sha256(b"a model").hexdigest()
+    assert dumped["attempt"] == 2 and dumped["isolation"]["lock"] == "/dev/shm/x"
+    with pytest.raises(ValueError, match="attempt"):
+        record.updated(attempt="twice")  # validated: a field of the wrong type is refused, never written
+
+
+def _row_at(record: dict, path: str):
+    (row,) = summary_rows(_records([record]), [path])
+    return row
+
+
+def test_a_record_at_another_cells_path_fills_that_cells_row_as_inconsistent(records):
+    ort = records[2]  # onnxruntime_cpu default fp32 batch 1, measured
+    for path, clash in (("records/local/resnet50/pytorch_cpu/eager/fp32_bs1.json", "backend onnxruntime_cpu, not pytorch_cpu"),
+                        ("records/other/resnet50/onnxruntime_cpu/default/fp32_bs1.json", "machine local, not other"),
+                        ("records/local/mobilenet/onnxruntime_cpu/default/fp32_bs1.json", "model resnet50, not mobilenet"),
+                        ("records/local/resnet50/onnxruntime_cpu/default/fp16_bs1.json", "precision fp32, not fp16"),
+                        ("records/local/resnet50/onnxruntime_cpu/default/fp32_bs8.json", "batch_size 1, not 8"),
+                        ("records/local/onnxruntime_cpu/default/fp32_bs8.json", "batch_size 1, not 8")):  # schema 2's layout
+        row = _row_at(ort, path)
+        assert row.status == "inconsistent" and row.end_to_end is None and row.record_status == "ok"
+        assert row.reason.startswith("the record is of another cell: ") and f"{clash} as its path {path} says" in row.reason
+        named = path.split("/")
+        assert (row.backend, row.batch_size) == (named[-3], int(named[-1].split("_bs")[1].removesuffix(".json")))
+    row = _row_at(ort, "records/local/resnet50/pytorch_cpu/eager/fp32_bs1.json")
+    assert (row.runtime, row.variant_label) == ("PyTorch, CPU", "eager")  # the row of the cell the workflow expects there
+    notes = Footnotes()
+    table = study_table([row], "local", SETTINGS["backends"], "fp32", 1, "end_to_end", notes)
+    assert {r[0]: r[1:] for r in _cells(table)}["CPU"][0] == "✗ inconsistent record[^1]"
+    assert best_of([row], "local", "pytorch_cpu").latency is None
+    assert _row_at(ort, "records/local/onnxruntime_cpu/default/fp32_bs1.json").status == "ok"  # schema 2's layout, its cell
+    assert _row_at(ort, "some/where/else.json").status == "ok"  # a path that names no cell says nothing
+
+
+def test_a_status_that_contradicts_the_parity_check_is_inconsistent(records):
+    failed = {"passed": False, "failures": ["top-1 agreement 0.5 < 0.99"]}
+    ok_failed = _row_at(records[3] | {"parity": failed}, "records/local/resnet50/openvino/latency/fp32_bs1.json")
+    assert ok_failed.status == "inconsistent" and ok_failed.reason == "status ok but its parity check failed"
+    assert ok_failed.end_to_end is None and best_of([ok_failed], "local", "openvino").latency is None
+    no_parity = dict(records[3])
+    del no_parity["parity"]
+    assert _row_at(no_parity, "records/local/resnet50/openvino/latency/fp32_bs1.json").reason == "status ok but no parity check"
+    # Timed below the gate: a quantized precision, reported as a mismatch with its numbers in the details only.
+    int8 = _record("onnxruntime_cpu", "qdq_u8s8", status="mismatch", precision="int8", e2e=_block(20.0), parity=failed,
+                   reason="outputs differ (timed all the same: int8 trades accuracy for speed)")
+    assert _row_at(int8, "records/local/resnet50/onnxruntime_cpu/qdq_u8s8/int8_bs1.json").status == "mismatch"
+    fp32 = int8 | header(Cell("local", "resnet50", "onnxruntime_cpu", "default", "fp32", 1), "mismatch", "edited")
+    row = _row_at(fp32 | {"host": HOST}, "records/local/resnet50/onnxruntime_cpu/default/fp32_bs1.json")
+    assert row.status == "inconsistent" and "status mismatch with timings" in row.reason and row.end_to_end is None
 
 
 def test_chart_has_a_line_per_runtime_variant_and_precision(tmp_path, rows):

@@ -14,7 +14,8 @@ import pytest
 from conftest import REPO, TINY_CONFIG, copy_code, snakemake, write_config
 
 from infbench.catalog import BACKENDS
-from infbench.records import load_records
+from infbench.records import load_records, read_record
+from infbench.report.text import format_ms
 
 MEASURED_CELL = re.compile(r"(?P<ms>\d+\.\d+) ms( \([^)]+\))?( ~\[\^\d+\])?")
 MEASURED_FASTEST = re.compile(r"\d+\.\d+ ms( ~)? \([^)]+\)")
@@ -294,6 +295,35 @@ def test_a_record_whose_figures_contradict_each_other_is_called_out_not_shown(wo
     assert _table_rows(markdown)["CPU"][1].startswith("✗ inconsistent record[^")
     assert "onnxruntime_cpu on local (CPU provider, fp32, batch 1): inconsistent, the record's figures disagree with each other: " \
            "end to end host: mean" in markdown
+
+
+PYTORCH_RECORD = "results/records/local/resnet18/pytorch_cpu/eager/fp32_bs1.json"
+
+
+def test_a_record_copied_over_another_cell_or_ok_with_failed_parity_is_called_out_not_shown(workflow_copy):
+    shutil.copy(workflow_copy / ORT_RECORD, workflow_copy / PYTORCH_RECORD)  # cp one cell's record over another's
+    path = workflow_copy / OPENVINO_RECORD
+    record = json.loads(path.read_text())
+    record["parity"] |= {"passed": False, "failures": ["top-1 agreement 0.5 < 0.99"]}  # still "ok"
+    path.write_text(json.dumps(record))
+    result = snakemake(workflow_copy, "--cores", "1", "results/table.md")
+    assert result.returncode == 0, result.stderr[-2000:]
+    markdown = (workflow_copy / "results" / "table.md").read_text()
+    study = _table_rows(markdown)
+    assert study["CPU"][0].startswith("✗ inconsistent record[^") and MEASURED_CELL.fullmatch(study["CPU"][1])
+    assert ("pytorch_cpu on local (eager, fp32, batch 1): inconsistent, the record is of another cell: backend "
+            f"onnxruntime_cpu, not pytorch_cpu as its path {PYTORCH_RECORD.removeprefix('results/')} says, variant "
+            "default, not eager as its path") in markdown
+    assert "not in benchmark.backends" not in markdown
+    assert "openvino on local (latency hint, fp32, batch 1): inconsistent, status ok but its parity check failed" in markdown
+    fastest = _table_rows(markdown, "| Runtime")  # channels-last is PyTorch's other variant, its own record
+    ort_mean = format_ms(read_record(workflow_copy / ORT_RECORD).timing.end_to_end.host_ms.mean)
+    assert "(eager, fp32)" not in fastest["PyTorch, CPU"][0] and ort_mean not in fastest["PyTorch, CPU"][0]
+    assert not fastest["OpenVINO, CPU"][0].endswith("(latency hint, fp32)"), fastest["OpenVINO, CPU"]
+    rows = {(c["backend"], c["variant"]): c for c in json.loads((workflow_copy / "results" / "summary.json").read_text())["cells"]}
+    for key in (("pytorch_cpu", "eager"), ("openvino", "latency")):
+        assert rows[key]["status"] == "inconsistent" and rows[key]["end_to_end"] is None  # no number, anywhere
+    assert rows[("onnxruntime_cpu", "default")]["status"] == "ok"  # the record copied is still its own cell's
 
 
 def _process_running(script: str, workdir: Path):

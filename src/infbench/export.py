@@ -85,26 +85,35 @@ def _session(onnx_path: str, threads: int):
 
 
 def check_with_onnxruntime(onnx_path: str, eval_set: dict[str, np.ndarray], tolerance: Tolerance, threads: int,
-                           batch_sizes: tuple[int, ...] = ()) -> dict:
+                           batch_sizes: tuple[int, ...] = (), fixed_batch: int | None = None) -> dict:
     """Run the ONNX model with ONNX Runtime's CPU provider and compare it with the PyTorch reference.
 
-    All held-out images in one batch, then in batches of each size in `batch_sizes`: the batch axis
-    is dynamic in every size the cells use. Outputs that differ fail the check; a batch size at which
-    ONNX Runtime cannot run the model is recorded (its cells will say the same, with the library's
-    own message).
+    All held-out images in one batch (in batches of `fixed_batch`, where the model fixes its batch
+    size), then in batches of each size in `batch_sizes`: the batch axis is dynamic in every size the
+    cells use. Outputs that differ fail the check; a batch size at which ONNX Runtime cannot run the
+    model is recorded (its cells will say the same, with the library's own message), and so is one
+    that a fixed batch size rules out (its cells are skipped with that reason).
     """
     import onnxruntime as ort
 
+    from infbench.onnx_file import batch_ruled_out
     from infbench.parity import outputs_over
 
     session = _session(onnx_path, threads)
-    outputs = session.run([OUTPUT_NAME], {INPUT_NAME: eval_set["images"]})[0]
+
+    def run(x):
+        return session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
+
+    outputs = run(eval_set["images"]) if fixed_batch is None else outputs_over(run, eval_set["images"], fixed_batch)
     result = compare(outputs, eval_set["reference"], eval_set["labels"], tolerance)
     result["onnxruntime"] = ort.__version__
     result["batch_sizes"] = {}
     for batch in batch_sizes:
+        if reason := batch_ruled_out(fixed_batch, batch, onnx_path):
+            result["batch_sizes"][str(batch)] = f"not checked: {reason}"
+            continue
         try:
-            batched = outputs_over(lambda x: session.run([OUTPUT_NAME], {INPUT_NAME: x})[0], eval_set["images"], batch)
+            batched = outputs_over(run, eval_set["images"], batch)
         except Exception as exc:
             result["batch_sizes"][str(batch)] = f"ONNX Runtime cannot run it: {type(exc).__name__}: {first_line(exc)}"
             continue

@@ -18,7 +18,7 @@ from infbench.export import INPUT_NAME, OUTPUT_NAME, PROVIDED
 FLOAT = 1  # onnx.TensorProto.FLOAT
 
 
-def _dims(value_info) -> list[int | str]:
+def value_dims(value_info) -> list[int | str]:
     """A graph input's or output's shape: numbers where fixed, names (or "?") where not."""
     return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in value_info.type.tensor_type.shape.dim]
 
@@ -40,7 +40,7 @@ def check_interface(proto, image_size: int, num_classes: int, source: str) -> di
     (image,), (scores,) = inputs, graph.output
     if image.type.tensor_type.elem_type != FLOAT:
         raise ArtifactError(f"{source}: its input '{image.name}' is not float32 (the workflow feeds float32 images)")
-    shape, out_shape = _dims(image), _dims(scores)
+    shape, out_shape = value_dims(image), value_dims(scores)
     expected = ["batch", 3, image_size, image_size]
     if len(shape) != 4 or any(isinstance(d, int) and d != e for d, e in zip(shape[1:], expected[1:], strict=True)):
         raise ArtifactError(f"{source}: its input '{image.name}' has shape {shape}; the workflow feeds "
@@ -65,6 +65,14 @@ def rename_interface(proto, old_input: str, old_output: str) -> None:
 def fixed_batch(shape: list[int | str]) -> int | None:
     """The batch size the file fixes, or None where its batch axis is dynamic."""
     return shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
+
+
+def batch_ruled_out(fixed: int | None, batch: int, source: str | Path) -> str | None:
+    """Why a cell at `batch` cannot run a file that fixes its batch size at `fixed` (None where it can)."""
+    if fixed is None or batch == fixed:
+        return None
+    return (f"{source} fixes its batch size at {fixed}; batch {batch} needs a file with a dynamic batch axis "
+            "(or set benchmark.batch_sizes to the file's)")
 
 
 def import_onnx(source: str | Path, dest: str | Path, image_size: int, num_classes: int) -> dict:

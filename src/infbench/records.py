@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from infbench.artifacts import write_json
+from infbench.artifacts import sha256, write_json
 from infbench.catalog import BACKENDS
 from infbench.cells import Cell
 
@@ -125,6 +125,13 @@ class ModelInfo(Strict):
     num_classes: int
     artifacts: dict[str, Artifact] = {}
 
+    def with_artifacts(self, files: dict[str, str]) -> ModelInfo:
+        """The same model with the files a cell ran (role: path), each with its digest."""
+        return self.updated(artifacts={role: Artifact(path=path, sha256=sha256(path)) for role, path in files.items()})
+
+    def updated(self, **fields: Any) -> ModelInfo:
+        return ModelInfo.model_validate(self.model_dump() | fields)
+
 
 class Host(Open):
     cpu: str
@@ -146,6 +153,19 @@ class Isolation(Strict):
     waited_s: float  # how long the job waited for it
     started_utc: str  # the measurement held the machine from here ...
     ended_utc: str  # ... to here
+
+
+class Confirmation(Strict):
+    """The cell measured once more in a fresh process: it differed from its previous measurement beyond the threshold.
+
+    Most of the variation between two measurements is between processes (memory layout, clocks,
+    neighbours), so a change is judged on each process's mean, not on the calls of one process.
+    """
+
+    previous: str  # created_utc of the measurement this one differed from
+    why: str  # how it differed in its first process ("end to end mean 128.4 → 66.78 ms, ×0.52")
+    timings: list[Timing] = []  # each fresh process's timing (the record's own `timing` is the first process's)
+    failed: str | None = None  # where the fresh process timed nothing: its status and reason
 
 
 class Record(Strict):
@@ -185,6 +205,7 @@ class Record(Strict):
     host: Host | None = None
     isolation: Isolation | None = None
     build: dict[str, Any] | None = None
+    confirmation: Confirmation | None = None  # measured again in a fresh process (infbench.report.changes)
 
     @model_validator(mode="before")
     @classmethod
@@ -208,6 +229,10 @@ class Record(Strict):
     @property
     def cell(self) -> Cell:
         return Cell(self.machine, self.model, self.backend, self.variant, self.precision, self.batch_size)
+
+    def updated(self, **fields: Any) -> Record:
+        """A copy with `fields` replaced, validated as a record is (model_copy(update=...) checks nothing)."""
+        return Record.model_validate(self.model_dump() | fields)
 
     def dump(self) -> dict:
         """The record as its JSON file holds it: what was not measured is absent, not null."""

@@ -234,6 +234,8 @@ def timing_inputs(backend_name):
         if missing_module(backend, wildcards):
             return files  # the cell is skipped with the reason (param without_module)
         cell = {"machine": wildcards.machine, "model": model, "precision": wildcards.precision, "batch": wildcards.batch}
+        if MODELS[model].is_onnx_file:  # the file may fix its batch size: the cells at other sizes are skipped
+            files["onnx_info"] = ONNX_INFO.format(model=model)
         if recipe := backend.variant(wildcards.variant).options.quantization:
             files["int8_dir"] = INT8_DIR.format(model=model, recipe=recipe.name)
         if backend.artifact == "pth":
@@ -292,6 +294,13 @@ def engine_onnx(wildcards):
     if wildcards.precision == "fp16" and fp16_onnx_needed(TRT_VERSION):
         return ONNX_FP16.format(model=wildcards.model)
     return ONNX.format(model=wildcards.model)
+
+
+def onnx_file_info(wildcards):
+    """A given ONNX file's onnx_model.json, which says whether the file fixes its batch size; nothing for an export."""
+    if MODELS[wildcards.model].is_onnx_file:
+        return {"onnx_info": ONNX_INFO.format(model=wildcards.model)}
+    return {}
 
 
 TENSORRT_INT8_RECIPE = BACKENDS["tensorrt"].variant("int8_qdq").options.quantization.name

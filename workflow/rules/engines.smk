@@ -6,6 +6,7 @@
 
 rule build_tensorrt_engine:
     input:
+        unpack(onnx_file_info),
         onnx=engine_onnx,
         card=CARD,
     output:

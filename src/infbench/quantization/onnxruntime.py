@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from infbench.onnx_file import fixed_batch, value_dims
 from infbench.quantization import QuantData
 from infbench.variants import QuantRecipe
 
@@ -25,37 +26,43 @@ BATCH = 16
 
 
 def _session(model, threads: int):
+    """The model's outputs for any number of images, in batches of the size it runs at."""
     import onnxruntime as ort
+
+    from infbench.parity import outputs_over
 
     options = ort.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
     source = model.SerializeToString() if hasattr(model, "SerializeToString") else str(model)
     session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return lambda x: session.run(None, {name: x})[0]
-
-
-def _outputs(infer, images: np.ndarray) -> np.ndarray:
-    return np.concatenate([infer(images[i : i + BATCH]) for i in range(0, len(images), BATCH)])
+    image = session.get_inputs()[0]
+    batch = fixed_batch(image.shape) or BATCH  # a given ONNX file may fix its batch size
+    return lambda images: outputs_over(lambda x: session.run(None, {image.name: x})[0], images, batch)
 
 
 def _accuracy(model, images: np.ndarray, labels: np.ndarray, threads: int) -> float:
-    return float((_outputs(_session(model, threads), images).argmax(1) == labels).mean())
+    return float((_session(model, threads)(images).argmax(1) == labels).mean())
 
 
-def _reader(images: np.ndarray, input_name: str):
+def _reader(images: np.ndarray, input_name: str, shape: list):
+    """The calibration images in batches of BATCH; of the model's size where it fixes one (the last batch made whole
+    with the first images)."""
     from onnxruntime.quantization import CalibrationDataReader
+
+    fixed = fixed_batch(shape)
+    batch = fixed or BATCH
+    order = np.arange(-(-len(images) // batch) * batch if fixed else len(images)) % len(images)
 
     class Batches(CalibrationDataReader):
         def __init__(self):
             self.position = 0
 
         def get_next(self):
-            if self.position >= len(images):
+            if self.position >= len(order):
                 return None
-            batch = np.ascontiguousarray(images[self.position : self.position + BATCH], dtype=np.float32)
-            self.position += BATCH
-            return {input_name: batch}
+            chosen = np.ascontiguousarray(images[order[self.position : self.position + batch]], dtype=np.float32)
+            self.position += batch
+            return {input_name: chosen}
 
         def rewind(self):
             self.position = 0
@@ -97,12 +104,12 @@ def quantize_qdq(source: Path, out_path: Path, recipe: QuantRecipe, calibration:
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-    input_name = onnx.load(str(source), load_external_data=False).graph.input[0].name
+    image = onnx.load(str(source), load_external_data=False).graph.input[0]
     extra = {"ActivationSymmetric": recipe.symmetric_activations, "WeightSymmetric": True}
     if recipe.seven_bit_weights:
         extra["TensorQuantOverrides"] = seven_bit_overrides(source, recipe.seven_bit_weights)
     quantize_static(
-        str(source), str(out_path), calibration_data_reader=_reader(calibration, input_name), quant_format=QuantFormat.QDQ,
+        str(source), str(out_path), calibration_data_reader=_reader(calibration, image.name, value_dims(image)), quant_format=QuantFormat.QDQ,
         per_channel=recipe.per_channel, activation_type=QuantType.QUInt8 if recipe.activations == "uint8" else QuantType.QInt8,
         weight_type=QuantType.QInt8, nodes_to_exclude=exclude or None,
         calibrate_method=getattr(CalibrationMethod, recipe.calibration),
@@ -197,13 +204,13 @@ def sensitivity_ranking(quantized_path: Path, float_path: Path, images: np.ndarr
     import onnx
 
     quantized, floating = onnx.load(str(quantized_path)), onnx.load(str(float_path))
-    reference = _outputs(_session(floating, threads), images)
+    reference = _session(floating, threads)(images)
 
     def gain(names) -> float:
         model = _revert_to_float(quantized, floating, set(names))
-        return base - float(((_outputs(_session(model, threads), images) - reference) ** 2).mean() / (reference**2).mean())
+        return base - float(((_session(model, threads)(images) - reference) ** 2).mean() / (reference**2).mean())
 
-    base = float(((_outputs(_session(quantized, threads), images) - reference) ** 2).mean() / (reference**2).mean())
+    base = float(((_session(quantized, threads)(images) - reference) ** 2).mean() / (reference**2).mean())
     candidates = [n.name for n in quantized.graph.node if n.op_type in ("Conv", "Gemm", "MatMul")]
     groups = sorted((candidates[i : i + GROUP] for i in range(0, len(candidates), GROUP)), key=lambda g: -gain(g))
     single = {name: gain([name]) for group in groups[:EXPAND] for name in group}

@@ -30,6 +30,9 @@ def quantize(recipe_name: str, inputs: dict, settings: dict, out_dir: Path, thre
         raise BackendUnavailable(reason)
     if recipe.quantizer != "torchao" and (reason := export_failure(inputs["onnx_info"])):
         raise BackendUnavailable(f"no ONNX model to quantize: {reason}")
+    if recipe.quantizer == "nncf" and (fixed := inputs["onnx_info"].get("fixed_batch")) not in (None, 1):
+        raise BackendUnavailable(f"{inputs['onnx_info']['source']} fixes its batch size at {fixed}; NNCF calibrates one "
+                                 "image at a time (batch 1)")
     data, described = quantization_data(inputs["manifest"], inputs["card"], settings["calibration_images"],
                                         settings["validation_images"], recipe.accuracy_aware)
     log.info("quantizing %s with %s (%s): %d calibration images%s", inputs["card"]["architecture"], recipe.name,

@@ -16,10 +16,11 @@ from pathlib import Path
 
 from infbench.artifacts import read_json
 from infbench.cells import Cell
+from infbench.consistency import expected_cell
 from infbench.errors import BenchError
 from infbench.history import latest, previous
-from infbench.records import Record, read_record
-from infbench.report.changes import Change, Threshold, compare_records
+from infbench.records import OK, Record, read_record
+from infbench.report.changes import Change, Threshold, compare_records, shown_status
 from infbench.report.outputs import cited_records, summary_models
 
 ModelKey = tuple[str, int, int]  # architecture, image size, classes
@@ -34,7 +35,8 @@ class Side:
     models: dict[str, ModelKey] = field(default_factory=dict)
 
     def add(self, record: Record, source: str) -> None:
-        self.records[record.cell] = (record, source)
+        """A record, under the cell its path names (a record copied over another cell's is that cell's, inconsistent)."""
+        self.records[expected_cell(record, source)] = (record, source)
         if (info := record.model_info) is not None:
             self.models.setdefault(record.model, (info.architecture, info.image_size, info.num_classes))
 
@@ -45,12 +47,16 @@ class Comparison:
     same: int  # cells whose record is the same measurement on both sides
     only_old: list[Cell]
     only_new: list[Cell]
+    missing: list[Cell] = field(default_factory=list)  # of only_old: measured there, absent here (a regression)
 
     def unpaired(self, old: str, new: str) -> list[str]:
-        """The cells left out of the comparison, counted."""
+        """The cells left out of the comparison, counted; those measured in `old` and missing from `new` named."""
         lines = [f"The same measurement in both: {self.same} cells (not measured again)."] if self.same else []
         lines += [f"Only in {old}: {len(self.only_old)} cells."] if self.only_old else []
         lines += [f"Only in {new}: {len(self.only_new)} cells."] if self.only_new else []
+        if self.missing:
+            lines.append(f"Measured in {old} and missing from {new} (a regression): "
+                         + ", ".join(cell.name for cell in self.missing) + ".")
         return lines
 
     @property
@@ -61,7 +67,7 @@ class Comparison:
         """changes.json: every pair with its verdict, and the cells left out."""
         return {"baseline": old, "run": new, "threshold": asdict(threshold), "changes": [c.as_dict() for c in self.changes],
                 "same_measurement": self.same, "only_in_baseline": [c.fields() for c in self.only_old],
-                "only_in_run": [c.fields() for c in self.only_new]}
+                "only_in_run": [c.fields() for c in self.only_new], "missing_from_run": [c.fields() for c in self.missing]}
 
 
 def history_changes(results: str | Path, records: list[Record], paths: list[str], threshold: Threshold,
@@ -141,4 +147,5 @@ def compare(old: Side, new: Side, threshold: Threshold) -> Comparison:
         changes.append(compare_records(before, record, threshold, before_source, source))
     only_old = [cell for cell in old.records if cell not in new.records]
     only_new = [cell for cell in new.records if cell not in old.records]
-    return Comparison(changes, same, only_old, only_new)
+    missing = [cell for cell in only_old if shown_status(*old.records[cell]) == OK]
+    return Comparison(changes, same, only_old, only_new, missing)

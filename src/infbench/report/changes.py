@@ -1,16 +1,30 @@
 """Whether a cell changed between two measurements beyond noise, and what differs between them.
 
-The verdict is decided as airspeed velocity's `asv compare` decides it: a change is real when the
-ratio of the two means reaches a factor (compare.factor, 1.1: 10%) and a Mann-Whitney U test on the
-two sets of per-call samples gives p below compare.alpha (0.002). Where the sets are too small for
-that test ever to reach alpha (six calls a side at 0.002), the 99% confidence intervals of the two
-means must not overlap instead, as asv does for results without samples.
+A difference is first looked for as airspeed velocity's `asv compare` does: the ratio of the two
+means reaches a factor (compare.factor, 1.1: 10%) and a Mann-Whitney U test on the two sets of
+per-call samples gives p below compare.alpha (0.002); where the sets are too small for that test ever
+to reach alpha (six calls a side at 0.002), the 99% confidence intervals of the two means must not
+overlap instead, as asv does for results without samples.
+
+The calls of one process are not independent measurements of the code: most of the variation
+between two measurements is between processes (memory layout, clocks, neighbours), which is why
+pyperf and asv measure in several. So a difference found in the calls is judged again:
+
+- with the same code, library versions, model files and settings on both sides, it is the
+  machine's, never "faster" or "slower" (verdict "the machine");
+- otherwise it is "faster" or "slower" only where it holds in a fresh process: the timing job that
+  finds its cell differing from its previous measurement measures the cell once more in a new
+  process (Record.confirmation), and every process of the new measurement must differ from every
+  process of the old one beyond the factor, in the same direction, with the new processes closer to
+  each other than to any old one; where both sides have enough processes for the U test to reach
+  alpha on their means, that test decides. Anything less is "unconfirmed".
 
 Two measurements are compared only where they measured the same thing: the same cell and model, on
-the same CPU and GPU model, with the same threads, TF32 setting, timing policy and timing method.
-How long they measured (iterations, minimum and maximum time) may differ: it changes how many calls
-were timed, not what a call is. GPU cells are compared device resident, CPU cells end to end, as the
-fastest-per-runtime table reads them (SummaryRow.best_mode).
+the same CPU and GPU model, with the same threads, TF32 setting, timing policy and timing method,
+from records that are consistent with their place and themselves. How long they measured
+(iterations, minimum and maximum time) may differ: it changes how many calls were timed, not what a
+call is. GPU cells are compared device resident, CPU cells end to end, as the fastest-per-runtime
+table reads them (SummaryRow.best_mode).
 """
 
 from __future__ import annotations
@@ -18,14 +32,18 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from infbench.cells import Cell
+from infbench.consistency import INCONSISTENT, expected_cell, inconsistencies
 from infbench.records import OK, Record, TimingBlock
 
 FASTER, SLOWER, WITHIN_NOISE, NOT_COMPARABLE = "faster", "slower", "within noise", "not comparable"
-VERDICTS = (FASTER, SLOWER, WITHIN_NOISE, NOT_COMPARABLE)
+UNCONFIRMED = "unconfirmed"  # beyond the threshold in one process, not shown to hold in a fresh one
+THE_MACHINE = "the machine"  # beyond the threshold with the same code, versions, model files and settings
+VERDICTS = (FASTER, SLOWER, WITHIN_NOISE, NOT_COMPARABLE, UNCONFIRMED, THE_MACHINE)
 MANN_WHITNEY, CONFIDENCE_INTERVALS = "Mann-Whitney U", "99% confidence intervals"
+PROCESS_MEANS = "Mann-Whitney U on process means"
 # Timing-policy keys that say how many calls are timed, not what one call measures.
 HOW_LONG = ("iterations", "min_time_s", "max_time_s", "min_iterations", "max_iterations")
 MEASURING_SETTINGS = ("threads", "allow_tf32")  # what the workflow sets for every cell's runtime
@@ -98,6 +116,30 @@ def decide(old: Sequence[float], new: Sequence[float], threshold: Threshold) -> 
     return Decision(WITHIN_NOISE, ratio, p_value, test)
 
 
+def process_means(record: Record, mode: str) -> tuple[float, ...]:
+    """Each process's mean of a record's timing `mode`: its own process first, then each fresh one's (confirmation)."""
+    means = [record.timing.block(mode).host_ms.mean]
+    if record.confirmation is not None:
+        means += [t.block(mode).host_ms.mean for t in record.confirmation.timings if t.block(mode) is not None]
+    return tuple(means)
+
+
+def confirm(calls: Decision, old: Sequence[float], new: Sequence[float], threshold: Threshold) -> Decision:
+    """A difference found in one process's calls, judged on per-process means (`old` and `new`: each side's).
+
+    Confirmed where the new side has processes enough to tell: the U test on process means where it can reach alpha;
+    else every new process beyond the factor from every old one in the calls' direction, and the new processes closer
+    to each other than to any old one (their spread below the smallest gap).
+    """
+    if len(new) < 2:
+        return replace(calls, verdict=UNCONFIRMED)
+    if _smallest_p(len(old), len(new)) < threshold.alpha:
+        return replace(decide(old, new, threshold), test=PROCESS_MEANS)
+    gap = min(n / o if calls.verdict == SLOWER else o / n for n in new for o in old)
+    spread = max(new) / min(new)
+    return calls if _reaches(gap, threshold.factor) and gap > spread else replace(calls, verdict=UNCONFIRMED)
+
+
 @dataclass(frozen=True)
 class Change:
     """One cell's two measurements side by side: the verdict, the numbers, and what differs between them."""
@@ -121,6 +163,10 @@ class Change:
     how_long: tuple[str, ...] = ()  # "iterations 100 → 200"
     parity: str | None = None  # "passed → failed"
     status: str | None = None  # "ok → error"
+    status_regressed: bool = False  # measured before, not now (an error, mismatch, skip or inconsistent record)
+    old_processes: tuple[float, ...] = ()  # each process's mean (ms), its first process's first
+    new_processes: tuple[float, ...] = ()
+    fresh_failed: str | None = None  # where the new measurement's fresh process timed nothing: why
     old_record: str = ""
     new_record: str = ""
 
@@ -133,14 +179,21 @@ class Change:
         return self.old_mean_ms is not None and self.new_mean_ms is not None
 
     @property
+    def needs_fresh_process(self) -> bool:
+        """Beyond the threshold in the new measurement's one process, with code or versions changed: measure it again."""
+        return self.verdict == UNCONFIRMED and len(self.new_processes) < 2
+
+    @property
     def regressed(self) -> bool:
-        """What fails a regression check: slower beyond the threshold, or parity failed where it passed."""
-        return self.verdict == SLOWER or self.parity == "passed → failed"
+        """What fails a regression check: slower beyond the threshold (confirmed, or in one process a side with nothing
+        to say otherwise), parity failed where it passed, or a cell measured before and not now."""
+        slower_once = self.needs_fresh_process and self.ratio is not None and self.ratio > 1
+        return self.verdict == SLOWER or slower_once or self.parity == "passed → failed" or self.status_regressed
 
     @property
     def listed(self) -> bool:
         """Shown as a row; the rest (within noise, or timed neither time) are counted."""
-        if self.parity or self.status or self.verdict in (FASTER, SLOWER):
+        if self.parity or self.status or self.verdict in (FASTER, SLOWER, UNCONFIRMED, THE_MACHINE):
             return True
         return self.verdict == NOT_COMPARABLE and self.timed_both
 
@@ -265,19 +318,52 @@ def _numbers(record: Record, mode: str | None) -> tuple[float | None, float | No
     return (block.host_ms.mean, block.host_ms.p50) if block is not None else (None, None)
 
 
+def shown_status(record: Record, source: str) -> str:
+    """A record's status as the tables show it: 'inconsistent' where it contradicts its path or itself."""
+    return INCONSISTENT if inconsistencies(record, source) else record.status
+
+
+def _inconsistency(old: Record, new: Record, old_source: str, new_source: str) -> str | None:
+    for when, record, source in (("before", old, old_source), ("now", new, new_source)):
+        if problems := inconsistencies(record, source):
+            return f"inconsistent record {when} ({'; '.join(problems)})"
+    return None
+
+
+def _same_everything(fields: dict, old: Record, new: Record) -> bool:
+    """Both measurements ran the same code (both recorded it) with the same versions, model files and settings."""
+    return bool(old.code and new.code) and not any(fields[key] for key in ("versions", "code", "inputs", "how_long"))
+
+
+def judge(old: Record, new: Record, mode: str, threshold: Threshold, same: bool) -> Decision:
+    """The verdict on two comparable measurements: a difference in the calls, then whose it is and whether it holds."""
+    calls = decide(old.timing.block(mode).samples_ms, new.timing.block(mode).samples_ms, threshold)
+    if calls.verdict == WITHIN_NOISE:
+        return calls
+    if same:
+        return replace(calls, verdict=THE_MACHINE)
+    return confirm(calls, process_means(old, mode), process_means(new, mode), threshold)
+
+
 def compare_records(old: Record, new: Record, threshold: Threshold, old_record: str = "", new_record: str = "") -> Change:
-    """The verdict on one cell's two measurements, with what differs between them."""
+    """The verdict on one cell's two measurements, with what differs between them (`old_record`, `new_record`: the
+    paths they were read from, which a consistent record's cell matches)."""
     mode = compared_mode(new) if compared_mode(old) == compared_mode(new) else None
     (old_mean, old_p50), (new_mean, new_p50) = _numbers(old, mode), _numbers(new, mode)
+    before, after = shown_status(old, old_record), shown_status(new, new_record)
     fields = {
-        "cell": new.cell, "old_created": old.created_utc, "new_created": new.created_utc, "timing": mode,
-        "old_mean_ms": old_mean, "new_mean_ms": new_mean, "old_p50_ms": old_p50, "new_p50_ms": new_p50,
+        "cell": expected_cell(new, new_record), "old_created": old.created_utc, "new_created": new.created_utc,
+        "timing": mode, "old_mean_ms": old_mean, "new_mean_ms": new_mean, "old_p50_ms": old_p50, "new_p50_ms": new_p50,
         "versions": _version_changes(old, new), "code": _code_changes(old, new), "inputs": _input_changes(old, new),
         "how_long": _how_long_changes(old, new), "parity": _parity_change(old, new),
-        "status": None if old.status == new.status else _arrow(old.status, new.status),
+        "status": None if before == after else _arrow(before, after), "status_regressed": before == OK and after != OK,
         "old_record": old_record, "new_record": new_record,
     }
-    if why := _identity_difference(old, new) or _timing_difference(old, new) or _setting_difference(old, new):
+    why = (_inconsistency(old, new, old_record, new_record) or _identity_difference(old, new)
+           or _timing_difference(old, new) or _setting_difference(old, new))
+    if why:
         return Change(verdict=NOT_COMPARABLE, why_not_comparable=why, **fields)
-    decision = decide(old.timing.block(mode).samples_ms, new.timing.block(mode).samples_ms, threshold)
-    return Change(verdict=decision.verdict, ratio=decision.ratio, p_value=decision.p_value, test=decision.test, **fields)
+    decision = judge(old, new, mode, threshold, _same_everything(fields, old, new))
+    return Change(verdict=decision.verdict, ratio=decision.ratio, p_value=decision.p_value, test=decision.test,
+                  old_processes=process_means(old, mode), new_processes=process_means(new, mode),
+                  fresh_failed=new.confirmation.failed if new.confirmation is not None else None, **fields)

@@ -1,20 +1,17 @@
 """Summary rows: one typed row per cell (summary.json, and flattened, summary.csv), from which every table is made.
 
-A row also says whether its record's figures agree with each other (mean between min and max,
-throughput from the mean, as many samples as calls): a record that fails is shown as inconsistent,
-never as a number.
+A record that contradicts its place or itself (infbench.consistency) is shown as inconsistent, under
+the cell its path names, never as a number.
 """
 
 from __future__ import annotations
 
-import math
-
 from pydantic import BaseModel, ConfigDict
 
 from infbench.catalog import BACKENDS, PRECISIONS
+from infbench.consistency import INCONSISTENT, expected_cell, inconsistencies
 from infbench.records import OK, TIMING_MODES, Record, TimingBlock
 
-INCONSISTENT = "inconsistent"  # a row status: the record's figures contradict each other
 PREFIX = {"end_to_end": "e2e", "device_resident": "resident"}  # column prefixes in summary.csv
 STATS = ("mean", "p50", "p90", "p99", "std", "min", "max")
 
@@ -146,45 +143,6 @@ class SummaryRow(BaseModel):
         return row
 
 
-def _close(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-4)
-
-
-def block_problems(mode: str, block: TimingBlock) -> list[str]:
-    """Where a timing block's figures disagree with each other (a hand-edited or corrupted record)."""
-    problems = []
-    for name, stats, samples in (("host", block.host_ms, block.samples_ms), ("CUDA events", block.device_ms, block.device_samples_ms)):
-        if stats is None:
-            continue
-        where = f"{mode.replace('_', ' ')} {name}"
-        if not stats.min <= stats.mean <= stats.max:
-            problems.append(f"{where}: mean {stats.mean:.4g} ms is outside its minimum {stats.min:.4g} and maximum {stats.max:.4g}")
-        if not stats.min <= stats.p50 <= stats.p90 <= stats.p99 <= stats.max:
-            problems.append(f"{where}: percentiles out of order (min {stats.min:.4g}, p50 {stats.p50:.4g}, p90 {stats.p90:.4g}, "
-                            f"p99 {stats.p99:.4g}, max {stats.max:.4g} ms)")
-        if samples is not None and len(samples) != stats.n:
-            problems.append(f"{where}: {stats.n} calls but {len(samples)} samples")
-        elif samples and not _close(sum(samples) / len(samples), stats.mean):
-            problems.append(f"{where}: mean {stats.mean:.4g} ms differs from the mean of its samples {sum(samples) / len(samples):.4g} ms")
-    expected = block.images_per_step * 1000.0 / block.host_ms.mean
-    if not _close(block.throughput_ips, expected):
-        problems.append(f"{mode.replace('_', ' ')}: throughput {block.throughput_ips:.4g} img/s is not images per call / mean "
-                        f"({expected:.4g})")
-    return problems
-
-
-def record_problems(record: Record) -> list[str]:
-    """Where a record's figures contradict each other; empty for every record the runner writes."""
-    problems = []
-    if record.timing is not None:
-        for mode in TIMING_MODES:
-            if (block := record.timing.block(mode)) is not None:
-                problems += block_problems(mode, block)
-    if record.parity is not None and record.parity.passed == bool(record.parity.failures):
-        problems.append("parity: passed and its list of failures disagree")
-    return problems
-
-
 def _precision_method(record: Record) -> str | None:
     settings = record.settings
     if "int8" in settings:
@@ -226,19 +184,22 @@ def _measured_fields(record: Record) -> dict:
 
 
 def summary_row(record: Record, record_path: str) -> SummaryRow:
-    """The row of one record; `record_path` is where the record lives, relative to the run's results folder."""
-    cell = record.cell
+    """The row of one record; `record_path` is where the record lives, relative to the run's results folder.
+
+    An inconsistent record fills the row of the cell its path names, with what it contradicts and none of its numbers.
+    """
+    cell = expected_cell(record, record_path)
     backend = BACKENDS[cell.backend]
-    status, reason = record.status, record.reason
-    if problems := record_problems(record):
-        status, reason = INCONSISTENT, "the record's figures disagree with each other: " + "; ".join(problems)
+    status, reason, measured = record.status, record.reason, _measured_fields(record)
+    if problems := inconsistencies(record, record_path):
+        status, reason, measured = INCONSISTENT, "; ".join(problems), {}
     return SummaryRow(
         **cell.fields(), runtime=backend.title, framework=backend.framework, study_row=backend.row, device=backend.device,
         variant_label=backend.variant(cell.variant).label, label=cell.label, status=status, reason=reason,
         record_status=record.status, retryable=record.retryable, record=record_path,
         threads=record.settings.get("threads"), precision_method=_precision_method(record),
         run_time_notes=record.run_time_notes, versions=record.versions,
-        **_measured_fields(record), **_machine_fields(record),
+        **measured, **_machine_fields(record),
     )
 
 
@@ -256,9 +217,8 @@ def _order(row: SummaryRow, machines: list[str], models: list[str]) -> tuple:
 
 def summary_rows(records: list[Record], paths: list[str]) -> list[SummaryRow]:
     """One row per record, in the order of machines and models (as first seen), backends and variants (as catalogued)."""
-    machines = list(dict.fromkeys(r.machine for r in records))
-    models = list(dict.fromkeys(r.model for r in records))
     rows = [summary_row(record, path) for record, path in zip(records, paths, strict=True)]
+    machines, models = machines_in(rows), models_in(rows)
     return sorted(rows, key=lambda row: _order(row, machines, models))
 
 

@@ -1,8 +1,9 @@
 """What changed, as tables: the "What changed" section of table.md, and changes.md, which compares two runs.
 
-Cells whose parity result changed come first, then those whose status changed, then the slower, the
-faster and those that cannot be compared; cells within noise, and cells timed in neither
-measurement, are counted, with what differed for them.
+Cells whose parity result changed come first, then those whose status changed (a cell measured
+before and not now is named a regression), then the slower, the faster, the unconfirmed, those
+whose difference is the machine's, and those that cannot be compared; cells within noise, and cells
+timed in neither measurement, are counted, with what differed for them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,18 @@ from dataclasses import fields
 from infbench.catalog import BACKENDS
 from infbench.cells import Cell
 from infbench.history import parse_time
-from infbench.report.changes import CONFIDENCE_INTERVALS, FASTER, NOT_COMPARABLE, SLOWER, WITHIN_NOISE, Change, Threshold
+from infbench.report.changes import (
+    CONFIDENCE_INTERVALS,
+    FASTER,
+    NOT_COMPARABLE,
+    PROCESS_MEANS,
+    SLOWER,
+    THE_MACHINE,
+    UNCONFIRMED,
+    WITHIN_NOISE,
+    Change,
+    Threshold,
+)
 from infbench.report.text import format_ms, markdown
 
 COLUMNS = ["Cell", "What differs", "Mean", "p50", "Change", "Verdict", "Measured (UTC)"]
@@ -22,11 +34,15 @@ SAME = "same versions and code"
 
 def rule(threshold: Threshold) -> str:
     return (
-        f"A change is real when the means differ by a factor of at least {threshold.factor:g} and a Mann-Whitney U test "
-        f"on the two sets of calls gives p < {threshold.alpha:g} (for sets too small for that test to reach it: when the "
-        "99% confidence intervals of the means do not overlap), as `asv compare` decides. GPU cells are compared device "
-        "resident, CPU cells end to end; measurements on another CPU or GPU, or with other settings (how long aside), "
-        "are not comparable."
+        f"A difference is found where the means differ by a factor of at least {threshold.factor:g} and a Mann-Whitney U "
+        f"test on the two sets of calls gives p < {threshold.alpha:g} (for sets too small for that test to reach it: "
+        "where the 99% confidence intervals of the means do not overlap), as `asv compare` decides. Most of the "
+        "variation is between processes, so it is called faster or slower only where it holds in a fresh process "
+        "(each process of the new measurement beyond the factor from each of the old, and closer to each other than to "
+        "them); with "
+        "the same code, versions, model files and settings it is the machine's, never a change. GPU cells are compared "
+        "device resident, CPU cells end to end; measurements on another CPU or GPU, or with other settings (how long "
+        "aside), and inconsistent records are not comparable."
     )
 
 
@@ -52,17 +68,42 @@ def when(change: Change) -> str:
     return f"{old:%Y-%m-%d %H:%M} → {new:%H:%M}" if old.date() == new.date() else f"{old:%Y-%m-%d %H:%M} → {new:%Y-%m-%d %H:%M}"
 
 
+def _evidence(change: Change) -> str:
+    """What the calls of the first processes showed: the U test's p, or the confidence intervals."""
+    if change.p_value is not None:
+        return f"p = {change.p_value:.2g}" + (" over process means" if change.test == PROCESS_MEANS else "")
+    return "by 99% confidence intervals" if change.test == CONFIDENCE_INTERVALS else ""
+
+
+def _means(values: tuple[float, ...]) -> str:
+    return ", ".join(format_ms(v).removesuffix(" ms") for v in values) + " ms"
+
+
+def _timed_verdict(change: Change) -> str:
+    direction = SLOWER if change.ratio > 1 else FASTER
+    if change.verdict == THE_MACHINE:
+        return f"differs ×{change.ratio:.2f} with the same code and versions (the machine, not a change)"
+    if change.verdict == UNCONFIRMED and change.fresh_failed:
+        return f"unconfirmed: {direction} in one process ({_evidence(change)}), a fresh one timed nothing ({change.fresh_failed})"
+    if change.verdict == UNCONFIRMED and len(change.new_processes) < 2:
+        return f"unconfirmed: {direction} in one process ({_evidence(change)}), not measured in a fresh one"
+    if change.verdict == UNCONFIRMED:
+        return (f"unconfirmed: {direction} in one process ({_evidence(change)}), not in every fresh one (processes: "
+                f"{_means(change.old_processes)} → {_means(change.new_processes)})")
+    confirmed = f", confirmed in a fresh process ({_means(change.new_processes)})" if len(change.new_processes) > 1 else ""
+    return f"{change.verdict} ({_evidence(change)}){confirmed}"
+
+
 def verdict_text(change: Change) -> str:
     parts = [f"parity {change.parity}"] if change.parity else []
-    parts += [f"status {change.status}"] if change.status else []
+    if change.status:
+        parts.append(f"status {change.status}" + (" (a regression)" if change.status_regressed else ""))
     if change.verdict == NOT_COMPARABLE:
         parts.append(f"{NOT_COMPARABLE}: {change.why_not_comparable}")
-    elif change.p_value is not None:
-        parts.append(f"{change.verdict} (p = {change.p_value:.2g})")
-    elif change.test == CONFIDENCE_INTERVALS:
-        parts.append(f"{change.verdict} (by 99% confidence intervals)")
+    elif change.verdict == WITHIN_NOISE:
+        parts.append(WITHIN_NOISE)
     else:
-        parts.append(change.verdict)
+        parts.append(_timed_verdict(change))
     return "; ".join(parts)
 
 
@@ -71,7 +112,7 @@ def _group(change: Change) -> int:
         return 0
     if change.status:
         return 1
-    return {SLOWER: 2, FASTER: 3}.get(change.verdict, 4)
+    return {SLOWER: 2, FASTER: 3, UNCONFIRMED: 4, THE_MACHINE: 5}.get(change.verdict, 6)
 
 
 def change_table(changes: list[Change]) -> str:
@@ -132,6 +173,8 @@ def flat(change: Change) -> dict:
     cell = data.pop("cell")
     for key in ("versions", "code", "inputs", "how_long"):
         data[key] = " | ".join(data[key])
+    for key in ("old_processes", "new_processes"):
+        data[key] = " | ".join(f"{v:g}" for v in data[key])
     return cell | {"verdict_text": verdict_text(change)} | data
 
 
