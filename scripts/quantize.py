@@ -9,7 +9,7 @@ from pathlib import Path
 
 from infbench.artifacts import read_json, write_json
 from infbench.errors import BackendUnavailable, first_line
-from infbench.quantization import QUANTIZATION_RECORD
+from infbench.layout import QUANTIZATION_RECORD
 from infbench.quantization.run import quantize
 from infbench.scripting import step
 

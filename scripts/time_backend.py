@@ -59,7 +59,7 @@ def cell_request(smk, cell: Cell) -> CellRequest:
         artifacts={role: inputs[role] for role in ARTIFACT_ROLES if role in inputs},
         architecture=card["architecture"], num_classes=card["num_classes"], image_size=card["image_size"],
         threads=settings["threads"], variant=cell.variant, machine=cell.machine, model=cell.model,
-        allow_tf32=settings["allow_tf32"], workspace_mb=settings["workspace_mb"], cache_dir=smk.params.cache_dir,
+        cache_dir=smk.params.cache_dir, **settings.get("gpu", {}),  # allow_tf32, workspace_mb: GPU backends' alone
     )
 
 
@@ -82,8 +82,9 @@ def measure(smk, cell: Cell, log) -> Record:
     started = now_utc("microseconds")
     record = run_cell(
         request, load_eval_set(smk.input.eval_set), measure=MeasurePolicy(**settings["measure"]),
-        warmup=WarmupPolicy(**settings["warmup"]), tolerance=Tolerance(**settings["tolerances"][cell.precision]),
-        noisy_cv=settings["noisy_cv"],
+        warmup=WarmupPolicy(**settings["warmup"]), tolerance=Tolerance(**settings["tolerance"]),
+        # The record's flag as measured; the report decides from the cv and benchmark.noisy_cv, not a param here.
+        noisy_cv=smk.config["benchmark"]["noisy_cv"],
     )
     held = held_lock()
     extra: dict = {

@@ -6,6 +6,7 @@ across machines all derive from `Cell`; nothing else spells out these fields.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,27 @@ class Cell:
 def output_pattern(backend: str) -> str:
     """The timing rule's output for one backend, with machine, model, variant, precision and batch as wildcards."""
     return RECORD_PATTERN.replace("{backend}", backend)
+
+
+def _record_tail() -> re.Pattern:
+    """RECORD_PATTERN from its records/ folder on, each field as its wildcard constraint allows."""
+    tail = re.escape(RECORD_PATTERN.split("/", 1)[1])
+    allowed = WILDCARD_CONSTRAINTS | {"backend": "|".join(map(re.escape, BACKENDS))}
+    for name, pattern in allowed.items():
+        tail = tail.replace(re.escape(f"{{{name}}}"), f"(?P<{name}>{pattern})")
+    return re.compile(rf"(?:^|/){tail}$")
+
+
+RECORD_TAIL = _record_tail()
+
+
+def cell_of_record(path: str | Path) -> Cell | None:
+    """The cell whose record lives at `path` (a run's results/records/..., or records/... of a run folder), or None."""
+    match = RECORD_TAIL.search(Path(path).as_posix())
+    if match is None:
+        return None
+    found = match.groupdict()
+    return Cell(**{**found, "batch": int(found["batch"])})
 
 
 def summary_path(run: str | Path) -> Path:

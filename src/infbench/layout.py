@@ -18,6 +18,7 @@ ONNX_FP16_INFO = MODEL_DIR + "/onnx_model_fp16.json"
 ONNX_CHECK = MODEL_DIR + "/onnx_check.json"
 EVAL_SET = "results/reference/{model}/eval_set.npz"
 INT8_DIR = MODEL_DIR + "/int8/{recipe}"  # a quantization recipe's model and quantization.json
+QUANTIZATION_RECORD = "quantization.json"  # in every recipe's folder: what was made, how, in how long
 # Builds are specific to a machine's GPU and libraries: one folder each, holding the engine (or
 # module) and build.json, which says why nothing was built where the machine cannot build.
 ENGINE_DIR = "results/engines/{machine}/{model}/tensorrt/level{level}_{precision}_bs{batch}"
@@ -25,6 +26,9 @@ TORCH2TRT_DIR = "results/engines/{machine}/{model}/torch2trt/{precision}_bs{batc
 CACHE_DIR = "results/cache/{machine}"  # inductor's kernels, ONNX Runtime's TensorRT engines
 TABLE = "results/table.md"
 SUMMARY = "results/summary.json"
+SUMMARY_CSV = "results/summary.csv"
+CHART = "results/latency.png"
+CHART_SVG = "results/latency.svg"
 
 
 @dataclass(frozen=True)

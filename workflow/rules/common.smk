@@ -14,6 +14,8 @@ from infbench.hardware import nvidia_gpu_names
 from infbench.layout import (
     CACHE_DIR,
     CARD,
+    CHART,
+    CHART_SVG,
     ENGINE_DIR,
     EVAL_SET,
     IMAGES,
@@ -25,13 +27,14 @@ from infbench.layout import (
     ONNX_FP16_INFO,
     ONNX_INFO,
     SUMMARY,
+    SUMMARY_CSV,
     TABLE,
     TORCH2TRT_DIR,
     WEIGHTS,
 )
 from infbench.machines import check_partitions, machines_of, slurm_partitions
 from infbench.modelspec import models_of
-from infbench.rerun import RerunState, measure_again, repair
+from infbench.rerun import measure_again, repair
 from infbench.versions import distribution_warnings, installed_version, installed_versions
 
 BENCH = config["benchmark"]
@@ -54,7 +57,6 @@ TORCH2TRT_MISSING = torch2trt_missing()
 # Timing jobs take all of machine_share (its limit is set in profiles/default), other jobs 1. The
 # machine's lock (infbench.isolation) keeps measurements apart whatever these are set to.
 WHOLE_MACHINE = 100
-RERUN = RerunState()  # why finished steps run again (infbench.rerun)
 
 for _warning in distribution_warnings(LIBRARIES):
     logger.warning(f"warning: {_warning}")
@@ -64,9 +66,27 @@ PACKAGE_ROOT = BASE / "src"
 SCRIPTS = BASE / "scripts"
 
 
+# Modules a job runs only where its backend or its recipe calls for them (loaded by name, or imported inside a
+# function): each rule names those its jobs run, so that an edit of one reruns those jobs alone.
+GPU_MODULE = "infbench.backends.cuda"
+QUANTIZER_MODULES = {quantizer: f"infbench.quantization.{quantizer}" for quantizer in QUANTIZER_LIBRARIES}
+CHOSEN_MODULES = frozenset({GPU_MODULE, *QUANTIZER_MODULES.values(), *(b.module for b in BACKENDS.values())})
+
+
 def code(script, *modules):
-    """Digests of a script and the package files it runs (and `modules`, loaded by name): a param, so that an edit reruns the rule."""
-    return code_digests(BASE, PACKAGE_ROOT, SCRIPTS / script, tuple(modules))
+    """Digests of a script and the package files it runs (and `modules`, chosen for its jobs): a param, so that an edit reruns the rule."""
+    return code_digests(BASE, PACKAGE_ROOT, SCRIPTS / script, tuple(modules), CHOSEN_MODULES)
+
+
+def backend_modules(backend_name):
+    """What a timing job of the backend runs of CHOSEN_MODULES: its implementation, and on a GPU the GPU's helpers."""
+    backend = BACKENDS[backend_name]
+    return (backend.module, *((GPU_MODULE,) if backend.is_gpu else ()))
+
+
+def quantize_code(wildcards):
+    """The quantize rule's code param: the script and its recipe's quantizer, not the other quantizers."""
+    return code("quantize.py", QUANTIZER_MODULES[RECIPES[wildcards.recipe].quantizer])
 
 
 def versions(*libraries):
@@ -158,21 +178,24 @@ def job_resources(gpu_job):
     return resources
 
 
-def timing_settings(machine):
-    return {
-        "measure": {
-            "iterations": BENCH["iterations"],
-            "min_time_s": BENCH["min_time_s"],
-            "max_time_s": BENCH["max_time_s"],
-            "min_iterations": BENCH["min_iterations"],
-        },
-        "warmup": BENCH["warmup"],
-        "threads": machine_threads(machine),
-        "noisy_cv": BENCH["noisy_cv"],
-        "allow_tf32": BENCH["allow_tf32"],
-        "workspace_mb": BENCH["workspace_mb"],
-        "tolerances": config["parity"]["tolerances"],
-    }
+MEASURE_POLICY = {key: BENCH[key] for key in ("iterations", "min_time_s", "max_time_s", "min_iterations")}
+
+
+def timing_settings(backend_name):
+    """A timing rule's settings param: how a cell is measured and judged (its precision's tolerance), and TF32 and
+    TensorRT's workspace where the backend runs on a GPU. benchmark.noisy_cv is the report's, a param of the aggregate."""
+    gpu = BACKENDS[backend_name].is_gpu
+
+    def of(wildcards):
+        settings = {
+            "measure": MEASURE_POLICY,
+            "warmup": BENCH["warmup"],
+            "threads": machine_threads(wildcards.machine),
+            "tolerance": config["parity"]["tolerances"][wildcards.precision],
+        }
+        return settings | ({"gpu": {"allow_tf32": BENCH["allow_tf32"], "workspace_mb": BENCH["workspace_mb"]}} if gpu else {})
+
+    return of
 
 
 def model_files(pattern):
@@ -282,7 +305,7 @@ def reference_inputs(wildcards):
 def record_measure_again(backend_name):
     """The timing rule's measure_again param (infbench.rerun): a cell whose error may pass is measured again."""
     pattern = output_pattern(backend_name)
-    return lambda wildcards: measure_again(pattern.format(**dict(wildcards.items())), RERUN)
+    return lambda wildcards: measure_again(pattern.format(**dict(wildcards.items())))
 
 
 def engine_onnx(wildcards):

@@ -24,7 +24,7 @@ rule build_tensorrt_engine:
         allow_tf32=BENCH["allow_tf32"],
         gpu=lambda wildcards: machine_gpu(wildcards.machine),
         versions=versions("tensorrt"),
-        code=code("build_tensorrt_engine.py"),
+        code=code("build_tensorrt_engine.py", GPU_MODULE),
     script:
         "../../scripts/build_tensorrt_engine.py"
 
@@ -51,6 +51,6 @@ rule build_torch2trt:
         threads=lambda wildcards: machine_threads(wildcards.machine),
         gpu=lambda wildcards: machine_gpu(wildcards.machine),
         versions=versions("torch", "torchvision", "torch2trt", "tensorrt"),
-        code=code("build_torch2trt.py"),
+        code=code("build_torch2trt.py", GPU_MODULE),
     script:
         "../../scripts/build_torch2trt.py"

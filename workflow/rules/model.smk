@@ -154,6 +154,6 @@ rule quantize:
         recipe=lambda wildcards: vars(RECIPES[wildcards.recipe]),
         cpu_threads=work_threads,
         versions=lambda wildcards: versions(*QUANTIZER_LIBRARIES[RECIPES[wildcards.recipe].quantizer]),
-        code=code("quantize.py"),
+        code=quantize_code,
     script:
         "../../scripts/quantize.py"
