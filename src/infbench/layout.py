@@ -23,6 +23,12 @@ QUANTIZATION_RECORD = "quantization.json"  # in every recipe's folder: what was 
 # module) and build.json, which says why nothing was built where the machine cannot build.
 ENGINE_DIR = "results/engines/{machine}/{model}/tensorrt/level{level}_{precision}_bs{batch}"
 TORCH2TRT_DIR = "results/engines/{machine}/{model}/torch2trt/{precision}_bs{batch}"
+# Beside each folder above, a small file listing the folder's files (sizes and SHA-256): what the steps made
+# from the folder depend on, as Snakemake compares files by content only where they are files.
+CONTENTS = "{folder}.contents.json"
+INT8_CONTENTS = CONTENTS.format(folder=INT8_DIR)
+ENGINE_CONTENTS = CONTENTS.format(folder=ENGINE_DIR)
+TORCH2TRT_CONTENTS = CONTENTS.format(folder=TORCH2TRT_DIR)
 CACHE_DIR = "results/cache/{machine}"  # inductor's kernels, ONNX Runtime's TensorRT engines
 TABLE = "results/table.md"
 SUMMARY = "results/summary.json"

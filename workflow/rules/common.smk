@@ -17,8 +17,10 @@ from infbench.layout import (
     CHART,
     CHART_SVG,
     ENGINE_DIR,
+    ENGINE_CONTENTS,
     EVAL_SET,
     IMAGES,
+    INT8_CONTENTS,
     INT8_DIR,
     MANIFEST,
     ONNX,
@@ -29,6 +31,7 @@ from infbench.layout import (
     SUMMARY,
     SUMMARY_CSV,
     TABLE,
+    TORCH2TRT_CONTENTS,
     TORCH2TRT_DIR,
     WEIGHTS,
 )
@@ -247,6 +250,12 @@ def may_build(machine, backend):
     return m.gpus > 0
 
 
+def folder_input(role, folder, contents):
+    """A folder a step made, as inputs: the folder itself `ancient` (Snakemake compares a folder by time alone, which a
+    copy resets) and beside it the file listing its contents (compared by content where its time says it changed)."""
+    return {role: ancient(folder), f"{role}_contents": contents}
+
+
 def timing_inputs(backend_name):
     """Input function of a backend's timing rule: only what that backend runs, built only where it can run."""
     backend = BACKENDS[backend_name]
@@ -258,7 +267,8 @@ def timing_inputs(backend_name):
             return files  # the cell is skipped with the reason (param without_module)
         cell = {"machine": wildcards.machine, "model": model, "precision": wildcards.precision, "batch": wildcards.batch}
         if recipe := backend.variant(wildcards.variant).options.quantization:
-            files["int8_dir"] = INT8_DIR.format(model=model, recipe=recipe.name)
+            int8 = {"model": model, "recipe": recipe.name}
+            files |= folder_input("int8_dir", INT8_DIR.format(**int8), INT8_CONTENTS.format(**int8))
         if backend.artifact == "pth":
             files["pth"] = WEIGHTS.format(model=model)
         elif backend.artifact == "onnx":
@@ -274,9 +284,11 @@ def timing_inputs(backend_name):
             pass  # nothing is built for it: the cell is skipped with the reason
         elif backend.artifact == "trt" and may_build(wildcards.machine, "tensorrt"):
             level = backend.variant(wildcards.variant).options.builder_level
-            files["engine_dir"] = ENGINE_DIR.format(level=level, **cell)
+            files |= folder_input(
+                "engine_dir", ENGINE_DIR.format(level=level, **cell), ENGINE_CONTENTS.format(level=level, **cell)
+            )
         elif backend.artifact == "torch2trt" and may_build(wildcards.machine, "torch2trt"):
-            files["torch2trt_dir"] = TORCH2TRT_DIR.format(**cell)
+            files |= folder_input("torch2trt_dir", TORCH2TRT_DIR.format(**cell), TORCH2TRT_CONTENTS.format(**cell))
         return files
 
     return inputs
@@ -311,10 +323,11 @@ def record_measure_again(backend_name):
 def engine_onnx(wildcards):
     """TensorRT 11 makes fp16 engines from an fp16 ONNX model; earlier versions from fp32 with a flag; int8 from a QDQ model."""
     if wildcards.precision == "int8":
-        return INT8_DIR.format(model=wildcards.model, recipe=TENSORRT_INT8_RECIPE)
+        int8 = {"model": wildcards.model, "recipe": TENSORRT_INT8_RECIPE}
+        return folder_input("onnx", INT8_DIR.format(**int8), INT8_CONTENTS.format(**int8))
     if wildcards.precision == "fp16" and fp16_onnx_needed(TRT_VERSION):
-        return ONNX_FP16.format(model=wildcards.model)
-    return ONNX.format(model=wildcards.model)
+        return {"onnx": ONNX_FP16.format(model=wildcards.model)}
+    return {"onnx": ONNX.format(model=wildcards.model)}
 
 
 TENSORRT_INT8_RECIPE = BACKENDS["tensorrt"].variant("int8_qdq").options.quantization.name

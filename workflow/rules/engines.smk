@@ -6,10 +6,11 @@
 
 rule build_tensorrt_engine:
     input:
-        onnx=engine_onnx,
+        unpack(engine_onnx),
         card=CARD,
     output:
         folder=directory(ENGINE_DIR),
+        contents=ENGINE_CONTENTS,
     log:
         "results/logs/{machine}/{model}/build_tensorrt_engine/level{level}_{precision}_bs{batch}.log",
     benchmark:
@@ -36,6 +37,7 @@ rule build_torch2trt:
         eval_set=EVAL_SET,
     output:
         folder=directory(TORCH2TRT_DIR),
+        contents=TORCH2TRT_CONTENTS,
     log:
         "results/logs/{machine}/{model}/build_torch2trt/{precision}_bs{batch}.log",
     benchmark:

@@ -142,6 +142,7 @@ rule quantize:
         unpack(quantize_inputs),
     output:
         folder=directory(INT8_DIR),
+        contents=INT8_CONTENTS,
     log:
         "results/logs/{model}/quantize/{recipe}.log",
     benchmark:
