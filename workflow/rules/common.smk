@@ -5,6 +5,7 @@ import re
 
 from snakemake.logging import logger
 
+from infbench.architectures import factory_file, factory_search_path
 from infbench.availability import fp16_onnx_needed, tensorrt_missing, torch2trt_missing
 from infbench.catalog import BACKENDS, LIBRARIES, QUANTIZER_LIBRARIES, RECIPES
 from infbench.cells import Cell, WILDCARD_CONSTRAINTS, output_pattern
@@ -38,6 +39,7 @@ from infbench.layout import (
 from infbench.machines import check_partitions, machines_of, slurm_partitions
 from infbench.modelspec import models_of
 from infbench.rerun import measure_again, repair
+from infbench.sources import dataset_listing, file_digest
 from infbench.versions import distribution_warnings, installed_version, installed_versions
 
 BENCH = config["benchmark"]
@@ -141,6 +143,19 @@ def train_settings(model):
         "weights": spec.weights,
         "trainable": spec.trainable_in(config["train"]),
     }
+
+
+def train_inputs(wildcards):
+    """What training reads: the prepared data, and the starting weights where the model has them (model.weights)."""
+    weights = MODELS[wildcards.model].weights
+    return {"manifest": manifest_of(wildcards)} | ({"starting_weights": weights} if weights else {})
+
+
+def architecture_source(wildcards):
+    """The train rule's param for a model of the user's own package.module:function: its module file's content, so
+    that an edit retrains it (and reruns what is made from it); None for torchvision's and timm's models."""
+    path = factory_file(MODELS[wildcards.model].architecture, factory_search_path(Path.cwd(), BASE))
+    return file_digest(path) if path else None
 
 
 def work_threads(wildcards, threads):
