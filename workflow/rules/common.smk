@@ -38,7 +38,7 @@ from infbench.layout import (
 )
 from infbench.machines import check_partitions, machines_of, slurm_partitions
 from infbench.modelspec import models_of
-from infbench.rerun import measure_again, repair
+from infbench.rerun import RerunState, measure_again, repair
 from infbench.sources import dataset_listing, file_digest
 from infbench.versions import distribution_warnings, installed_version, installed_versions
 
@@ -62,6 +62,7 @@ TORCH2TRT_MISSING = torch2trt_missing()
 # Timing jobs take all of machine_share (its limit is set in profiles/default), other jobs 1. The
 # machine's lock (infbench.isolation) keeps measurements apart whatever these are set to.
 WHOLE_MACHINE = 100
+RERUN = RerunState()  # the last reason each finished step was run again for (infbench.rerun)
 
 for _warning in distribution_warnings(LIBRARIES):
     logger.warning(f"warning: {_warning}")
@@ -332,7 +333,7 @@ def reference_inputs(wildcards):
 def record_measure_again(backend_name):
     """The timing rule's measure_again param (infbench.rerun): a cell whose error may pass is measured again."""
     pattern = output_pattern(backend_name)
-    return lambda wildcards: measure_again(pattern.format(**dict(wildcards.items())))
+    return lambda wildcards: measure_again(pattern.format(**dict(wildcards.items())), RERUN)
 
 
 def engine_onnx(wildcards):
