@@ -4,10 +4,10 @@ Snakemake does not know which modules a script imports. Each rule therefore has 
 a digest of the script and of every package file it imports, directly or through other modules of
 the package, found by reading the sources (`ast`, nothing is imported). Modules a job loads by name
 at run time, or imports inside a function only where its backend or recipe calls for them (a
-backend's implementation, the GPU's helpers, a quantizer), are `chosen`: never followed through
-another module's import inside a function, they are named by the rule whose jobs run them. A param compares contents, and
-its paths are relative to the workflow's folder: an edit reruns what it affects, an edit undone
-reruns nothing, and a finished run moved or copied to another folder plans nothing.
+backend's implementation, the GPU's helpers, a quantizer), are `chosen`: never followed through an
+import inside a function, they are named by the rules whose jobs run them. A param compares
+contents, and its paths are relative to the workflow's folder: an edit reruns what it affects, an
+edit undone reruns nothing, and a finished run moved or copied to another folder plans nothing.
 """
 
 from __future__ import annotations
