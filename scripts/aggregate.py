@@ -4,12 +4,11 @@ from pathlib import Path
 
 from infbench.artifacts import read_json
 from infbench.layout import RESULTS
-from infbench.records import load_records
 from infbench.report.baseline import history_changes
 from infbench.report.changes import Threshold
 from infbench.report.details import CONFIGURATION_LIBRARIES
 from infbench.report.outputs import ReportFiles, write_report
-from infbench.report.rows import summary_rows
+from infbench.report.rows import UNREADABLE, load_rows
 from infbench.report.summary import ModelSummary, RunSummary, parity_notes
 from infbench.scripting import step
 from infbench.versions import installed_version
@@ -17,14 +16,17 @@ from infbench.versions import installed_version
 
 def main(smk) -> None:
     with step(smk) as log:
-        paths = list(smk.input.records)
-        records = load_records(paths)
-        rows = summary_rows(records, [p.removeprefix("results/") for p in paths])
+        settings = smk.params.settings
+        # A record that cannot be read is its cell's row, saying so; every other cell is reported.
+        rows, records = load_rows(list(smk.input.records), [p.removeprefix(f"{RESULTS}/") for p in smk.input.records],
+                                  settings["noisy_cv"])
+        for row in rows:
+            if row.status == UNREADABLE:
+                log.warning("%s; the next run measures the cell again", row.reason)
         models = {
             name: ModelSummary(card=read_json(card), onnx_export=read_json(info), onnx_check=read_json(check))
             for name, card, info, check in zip(smk.params.models, smk.input.cards, smk.input.onnx_infos, smk.input.onnx_checks)
         }
-        settings = smk.params.settings
         summary = RunSummary(
             models=models, settings=settings, installed={lib: installed_version(lib) for lib in CONFIGURATION_LIBRARIES},
             notes=parity_notes(rows, settings["parity_images"]), repaired=smk.params.repair, cells=rows,
@@ -32,7 +34,7 @@ def main(smk) -> None:
         for note in summary.notes:
             log.warning("note: %s", note)
         # The history changes only when a record does, and a new record runs this step again: not an input.
-        changes = history_changes(RESULTS, records, paths, Threshold.of(settings), log)
+        changes = history_changes(RESULTS, list(records.values()), [f"{RESULTS}/{p}" for p in records], Threshold.of(settings), log)
         write_report(summary, ReportFiles(*(Path(p) for p in (smk.output.table, smk.output.csv, smk.output.json,
                                                                  smk.output.png, smk.output.svg))), changes)
         if changes:

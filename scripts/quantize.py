@@ -8,8 +8,9 @@ message, and the cells that run the recipe are skipped with that reason; the res
 from pathlib import Path
 
 from infbench.artifacts import read_json, write_json
+from infbench.contents import write_contents
 from infbench.errors import BackendUnavailable, first_line
-from infbench.quantization import QUANTIZATION_RECORD
+from infbench.layout import QUANTIZATION_RECORD
 from infbench.quantization.run import quantize
 from infbench.scripting import step
 
@@ -31,6 +32,7 @@ def main(smk) -> None:
             reason = f"the {smk.wildcards.recipe} quantization failed: {type(exc).__name__}: {first_line(exc)}"
             record = {"status": "skipped", "reason": reason}
         write_json(folder / QUANTIZATION_RECORD, record)
+        write_contents(folder, smk.output.contents)
 
 
 main(snakemake)  # noqa: F821 (injected by Snakemake's script directive)

@@ -61,15 +61,16 @@ def cell_request(smk, cell: Cell) -> CellRequest:
         artifacts={role: inputs[role] for role in ARTIFACT_ROLES if role in inputs},
         architecture=card["architecture"], num_classes=card["num_classes"], image_size=card["image_size"],
         threads=settings["threads"], variant=cell.variant, machine=cell.machine, model=cell.model,
-        allow_tf32=settings["allow_tf32"], workspace_mb=settings["workspace_mb"], cache_dir=smk.params.cache_dir,
+        cache_dir=smk.params.cache_dir, **settings.get("gpu", {}),  # allow_tf32, workspace_mb: GPU backends' alone
     )
 
 
 def cell_job(smk, cell: Cell) -> CellJob:
     settings = smk.params.settings
     return CellJob(cell_request(smk, cell), smk.input.eval_set, measure=MeasurePolicy(**settings["measure"]),
-                   warmup=WarmupPolicy(**settings["warmup"]), tolerance=Tolerance(**settings["tolerances"][cell.precision]),
-                   noisy_cv=settings["noisy_cv"])
+                   warmup=WarmupPolicy(**settings["warmup"]), tolerance=Tolerance(**settings["tolerance"]),
+                   # The record's flag as measured; the report decides from the cv and benchmark.noisy_cv, not a param here.
+                   noisy_cv=smk.config["benchmark"]["noisy_cv"])
 
 
 def change_threshold(smk) -> Threshold:

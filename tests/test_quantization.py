@@ -13,9 +13,9 @@ from infbench.catalog import BACKENDS, RECIPES
 from infbench.data import write_digits
 from infbench.export import export_onnx
 from infbench.harness import WarmupPolicy
+from infbench.layout import QUANTIZATION_RECORD
 from infbench.models import save_state_dict
 from infbench.parity import Tolerance
-from infbench.quantization import QUANTIZATION_RECORD
 from infbench.quantization.run import quantize
 from infbench.reference import build_eval_set
 from infbench.runner import run_cell

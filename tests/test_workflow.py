@@ -168,6 +168,7 @@ def own_code_workflow(tmp_path_factory) -> tuple[Path, Path]:
         ("report/fastest.py", {"aggregate"}),
         ("backends/openvino.py", {"time_openvino", "aggregate"}),
         ("harness.py", TIMING_RULES | {"aggregate"}),
+        ("backends/cuda.py", {f"time_{b.name}" for b in BACKENDS.values() if b.is_gpu} | {"aggregate"}),
         ("backends/onnxruntime.py", {"time_onnxruntime_cpu", "time_onnxruntime_cuda", "time_onnxruntime_tensorrt", "aggregate"}),
         ("training.py", {"train", "reference_outputs", "export_onnx", "check_onnx", "aggregate"} | TIMING_RULES),
     ],

@@ -17,10 +17,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from infbench.records import load_records  # noqa: E402
 from infbench.report.baseline import history_changes  # noqa: E402
 from infbench.report.changes import Threshold  # noqa: E402
 from infbench.report.outputs import ReportFiles, summary_from_folder, write_report  # noqa: E402
+from infbench.report.rows import load_rows  # noqa: E402
 
 
 def main() -> int:
@@ -31,7 +31,8 @@ def main() -> int:
     for folder in args.folders:
         summary = summary_from_folder(folder)
         paths = [row.record for row in summary.cells]
-        changes = history_changes(folder, load_records([folder / p for p in paths]), paths, Threshold.of(summary.settings),
+        _, records = load_rows([folder / p for p in paths], paths)  # a record that cannot be read has no history to compare
+        changes = history_changes(folder, list(records.values()), list(records), Threshold.of(summary.settings),
                                   logging.getLogger("infbench"))
         write_report(summary, ReportFiles.in_folder(folder), changes)
         print(f"{folder}: {len(summary.cells)} cells, wrote table.md, summary.json, summary.csv, latency.png and .svg")

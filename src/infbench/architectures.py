@@ -105,6 +105,12 @@ def _find_factory_module(module: str, search: list[Path]) -> Path | None:
     return None
 
 
+def factory_file(architecture: str, search: list[Path]) -> Path | None:
+    """The file of a package.module:function architecture's module, where check_architecture finds it; None for the other kinds."""
+    match = FACTORY.match(architecture)
+    return _find_factory_module(match["module"], search) if match else None
+
+
 def size_rule(architecture: str) -> SizeRule:
     name = architecture.removeprefix(TIMM_PREFIX)
     for pattern, rule in SIZE_RULES:

@@ -104,3 +104,12 @@ def named_by_path(path: str | Path) -> dict[str, Any] | None:
             named["batch_size"] = int(named.pop("batch"))
             return named
     return None
+
+
+def cell_of_record(path: str | Path) -> Cell | None:
+    """The cell whose record lives at `path` (a run's results/records/..., or records/... of a run folder), or None
+    where the path names no cell of this workflow's layout (schema 2's, without a model, names no whole cell)."""
+    named = named_by_path(path)
+    if named is None or "model" not in named or named["backend"] not in BACKENDS:
+        return None
+    return Cell(named["machine"], named["model"], named["backend"], named["variant"], named["precision"], named["batch_size"])

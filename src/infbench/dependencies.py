@@ -2,10 +2,12 @@
 
 Snakemake does not know which modules a script imports. Each rule therefore has a param that holds
 a digest of the script and of every package file it imports, directly or through other modules of
-the package, found by reading the sources (`ast`, nothing is imported). Modules a script loads by
-name at run time (a backend's implementation) are named by the rule. A param compares contents, and
-its paths are relative to the workflow's folder: an edit reruns what it affects, an edit undone
-reruns nothing, and a finished run moved or copied to another folder plans nothing.
+the package, found by reading the sources (`ast`, nothing is imported). Modules a job loads by name
+at run time, or imports inside a function only where its backend or recipe calls for them (a
+backend's implementation, the GPU's helpers, a quantizer), are `chosen`: never followed through an
+import inside a function, they are named by the rules whose jobs run them. A param compares
+contents, and its paths are relative to the workflow's folder: an edit reruns what it affects, an
+edit undone reruns nothing, and a finished run moved or copied to another folder plans nothing.
 """
 
 from __future__ import annotations
@@ -44,36 +46,45 @@ _PACKAGE_IMPORT = re.compile(
 )
 
 
-def _statements(text: str) -> list[ast.stmt]:
-    """The package's import statements in a source, parsed one by one (parsing only these is what keeps a dry run fast)."""
+def _statements(text: str) -> list[tuple[ast.stmt, bool]]:
+    """The package's import statements in a source, each with whether it is indented (inside a function: lazy),
+    parsed one by one (parsing only these is what keeps a dry run fast)."""
     parsed = []
     for match in _PACKAGE_IMPORT.finditer(text):
         try:
-            parsed.extend(ast.parse(match.group(0).strip()).body)
+            parsed.extend((node, match.group(0)[0] in " \t") for node in ast.parse(match.group(0).strip()).body)
         except SyntaxError:  # prose in a docstring that reads like an import
             continue
     return parsed
 
 
+def _names(node: ast.stmt) -> set[str]:
+    """The package's modules an import statement names (for `from a import b`, a.b too: a submodule, or a name)."""
+    if isinstance(node, ast.Import):
+        return {alias.name for alias in node.names if alias.name.split(".")[0] == PACKAGE}
+    if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module.split(".")[0] == PACKAGE:
+        return {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+    return set()
+
+
 @functools.cache
-def _direct_imports(path: Path) -> frozenset[str]:
-    """The package's modules that a source file imports (anywhere in it, lazy imports included)."""
+def _direct_imports(path: Path, chosen: frozenset[str] = frozenset()) -> frozenset[str]:
+    """The package's modules that a source file imports (anywhere in it, lazy imports included), except the
+    `chosen` modules it imports inside a function."""
     found: set[str] = set()
-    for node in _statements(path.read_text()):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names if alias.name.split(".")[0] == PACKAGE)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module.split(".")[0] == PACKAGE:
-            found.add(node.module)
-            found.update(f"{node.module}.{alias.name}" for alias in node.names)  # a submodule, or a name (dropped below)
+    for node, lazy in _statements(path.read_text()):
+        found.update(name for name in _names(node) if not (lazy and chosen.intersection(_with_parents(name))))
     return frozenset(found)
 
 
 @functools.cache
-def package_files(package_root: Path, script: Path, extra_modules: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """Sorted paths of the package files `script` imports, transitively, plus `extra_modules` and theirs."""
+def package_files(package_root: Path, script: Path, extra_modules: tuple[str, ...] = (),
+                  chosen: frozenset[str] = frozenset()) -> tuple[str, ...]:
+    """Sorted paths of the package files `script` imports, transitively, plus `extra_modules` and theirs; a `chosen`
+    module imported inside a function is left out unless it is one of `extra_modules`."""
     seen: set[Path] = set()
     visited: set[str] = set()
-    pending = [m for module in (*_direct_imports(script), *extra_modules) for m in _with_parents(module)]
+    pending = [m for module in (*_direct_imports(script, chosen), *extra_modules) for m in _with_parents(module)]
     while pending:
         module = pending.pop()
         if module in visited:
@@ -83,7 +94,7 @@ def package_files(package_root: Path, script: Path, extra_modules: tuple[str, ..
         if path is None or path in seen:
             continue
         seen.add(path)
-        pending.extend(m for imported in _direct_imports(path) for m in _with_parents(imported))
+        pending.extend(m for imported in _direct_imports(path, chosen) for m in _with_parents(imported))
     return tuple(sorted(str(p) for p in seen))
 
 
@@ -92,7 +103,8 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
-def code_digests(base: Path, package_root: Path, script: Path, extra_modules: tuple[str, ...] = ()) -> dict[str, str]:
+def code_digests(base: Path, package_root: Path, script: Path, extra_modules: tuple[str, ...] = (),
+                 chosen: frozenset[str] = frozenset()) -> dict[str, str]:
     """{path relative to `base`: digest of its content} for a script and the package files it runs."""
-    files = [script, *(Path(p) for p in package_files(package_root, script, extra_modules))]
+    files = [script, *(Path(p) for p in package_files(package_root, script, extra_modules, chosen))]
     return {str(path.relative_to(base)): _digest(path) for path in files}

@@ -18,13 +18,23 @@ ONNX_FP16_INFO = MODEL_DIR + "/onnx_model_fp16.json"
 ONNX_CHECK = MODEL_DIR + "/onnx_check.json"
 EVAL_SET = "results/reference/{model}/eval_set.npz"
 INT8_DIR = MODEL_DIR + "/int8/{recipe}"  # a quantization recipe's model and quantization.json
+QUANTIZATION_RECORD = "quantization.json"  # in every recipe's folder: what was made, how, in how long
 # Builds are specific to a machine's GPU and libraries: one folder each, holding the engine (or
 # module) and build.json, which says why nothing was built where the machine cannot build.
 ENGINE_DIR = "results/engines/{machine}/{model}/tensorrt/level{level}_{precision}_bs{batch}"
 TORCH2TRT_DIR = "results/engines/{machine}/{model}/torch2trt/{precision}_bs{batch}"
+# Beside each folder above, a small file listing the folder's files (sizes and SHA-256): what the steps made
+# from the folder depend on, as Snakemake compares files by content only where they are files.
+CONTENTS = "{folder}.contents.json"
+INT8_CONTENTS = CONTENTS.format(folder=INT8_DIR)
+ENGINE_CONTENTS = CONTENTS.format(folder=ENGINE_DIR)
+TORCH2TRT_CONTENTS = CONTENTS.format(folder=TORCH2TRT_DIR)
 CACHE_DIR = "results/cache/{machine}"  # inductor's kernels, ONNX Runtime's TensorRT engines
 TABLE = "results/table.md"
 SUMMARY = "results/summary.json"
+SUMMARY_CSV = "results/summary.csv"
+CHART = "results/latency.png"
+CHART_SVG = "results/latency.svg"
 
 
 @dataclass(frozen=True)

@@ -1,52 +1,95 @@
 """Why a finished step must run again, for what Snakemake's own triggers do not see (read at DAG build, light).
 
-Snakemake reruns a job when one of its params changes. Two params here say why a step must run
-again:
+Snakemake reruns a job when a param differs from the value it stored when the job last ran. Two
+params here say why a step must run again:
 
-- a timing rule's `measure_again`: its cell's record is an error that may pass on another attempt
-  (killed, cancelled, out of memory on a busy GPU), or the record cannot be read;
-- the aggregate's `repair`: a record the run's summary cites, or the summary itself, is gone.
+- a timing rule's `measure_again`: its cell's record cannot be read, or is an error that may pass
+  on another attempt (killed, cancelled, out of memory on a busy GPU);
+- the aggregate's `repair`: one of its outputs, or a record its summary cites, is gone.
   Snakemake does not make a deleted file again while what was made from it is up to date.
 
-Each value is remembered (in .snakemake/infbench-rerun.json, beside Snakemake's own bookkeeping)
-once seen, and read back while nothing new is wrong: after the step has run, its param reads what
-Snakemake stored for it, and nothing more is planned.
+A problem's value names the problem and the state of the file it was seen in (its size and the
+time of its last change, to the nanosecond), which the step's next run necessarily replaces: each
+new occurrence, the same fault a second or third time included, is a value Snakemake has not
+stored, while a dry run, which changes no file, sees the same value as the run after it.
+
+With nothing wrong, a param reads back the value its step last ran with from the file the step
+wrote (a record's `measure_again`, summary.json's `repaired`). Snakemake evaluates a job's params
+once more as the job starts, after it has deleted the job's outputs: the job then reads the value
+the plan saw from .snakemake/infbench-rerun.json, which holds each output's last planned value, and
+writes it into the file it makes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 from pathlib import Path
+
+from infbench.records import ERROR, read_record
 
 RESULTS = "results"
 STATE = Path(".snakemake") / "infbench-rerun.json"
 
 
 class RerunState:
-    """The last reason seen for each output, kept across runs."""
+    """The value each output's param was last planned with (where it is not ""), for the job whose outputs are
+    already deleted when it evaluates its params."""
 
     def __init__(self, path: Path = STATE):
         self.path = path
         try:
-            self.reasons: dict[str, str] = json.loads(path.read_text())
+            self.values: dict[str, str] = json.loads(path.read_text())
         except (OSError, ValueError):
-            self.reasons = {}
+            self.values = {}
 
-    def reason(self, key: str, problem: str | None) -> str:
-        """`problem` where there is one (remembered), else the last one remembered for `key`."""
-        if problem and self.reasons.get(key) != problem:
-            self.reasons[key] = problem
+    def seen(self, key: str, value: str) -> str:
+        if self.values.get(key, "") != value:
+            if value:
+                self.values[key] = value
+            else:
+                del self.values[key]
             self._save()
-        return self.reasons.get(key, "")
+        return value
+
+    def last(self, key: str) -> str:
+        return self.values.get(key, "")
 
     def _save(self) -> None:
         with contextlib.suppress(OSError):  # a read-only copy of a run still plans; it cannot remember
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(f".{os.getpid()}.part")
-            tmp.write_text(json.dumps(self.reasons, indent=1, sort_keys=True))
+            tmp.write_text(json.dumps(self.values, indent=1, sort_keys=True))
             tmp.replace(self.path)
+
+
+def seen_in(problem: str, path: str | Path) -> str:
+    """`problem` with the state of the file it was seen in: another occurrence is another value."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return problem
+    seconds, nanoseconds = divmod(stat.st_ctime_ns, 1_000_000_000)
+    changed = dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{problem} (seen in {path}: {stat.st_size} bytes, changed {changed}.{nanoseconds:09d}Z)"
+
+
+def measure_again(record_path: str | Path, state: RerunState | None = None) -> str:
+    """The timing rule's param: why its cell is measured again, or the value its record was made with."""
+    state = state or RerunState()
+    path = Path(record_path)
+    if not path.exists():
+        return state.last(str(path))  # the job itself, its record deleted; or Snakemake makes a missing output anyway
+    try:
+        record = read_record(path)
+    except ValueError as exc:  # the aggregate shows such a cell as unreadable
+        return state.seen(str(path), seen_in(str(exc), path))
+    if record.status == ERROR and record.retryable:
+        problem = f"the attempt of {record.created_utc} ended in an error that may pass: {str(record.reason)[:200]}"
+        return state.seen(str(path), seen_in(problem, path))
+    return state.seen(str(path), record.measure_again)
 
 
 def _read(path: str | Path) -> dict | None:
@@ -57,37 +100,23 @@ def _read(path: str | Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def record_problem(record_path: str | Path) -> str | None:
-    """Why a cell's record calls for another measurement, or None."""
-    path = Path(record_path)
-    if not path.exists():
-        return None  # Snakemake makes a missing output itself (or the aggregate's repair asks for it)
-    record = _read(path)
-    if record is None:
-        return f"{path} could not be read"
-    if record.get("status") == "error" and record.get("retryable"):
-        return f"the attempt of {record.get('created_utc')} ended in an error that may pass: {str(record.get('reason'))[:200]}"
-    return None
-
-
-def summary_problem(summary_json: str | Path, table: str | Path) -> str | None:
-    """Which of the aggregate's outputs or cited records are gone, or None."""
-    if not Path(table).exists():
-        return None  # the aggregate runs anyway, to write the table
-    summary = _read(summary_json)
-    if summary is None:
-        return f"{summary_json} was missing or unreadable"
+def _missing_records(summary: dict) -> list[str]:
     cited = [str(Path(RESULTS) / row["record"]) for row in summary.get("cells", []) if isinstance(row, dict) and "record" in row]
-    if missing := sorted(path for path in cited if not Path(path).exists()):
-        return "records were missing: " + ", ".join(missing)
-    return None
+    return sorted(path for path in cited if not Path(path).exists())
 
 
-def measure_again(record_path: str | Path, state: RerunState | None = None) -> str:
-    """The timing rule's param."""
-    return (state or RerunState()).reason(str(record_path), record_problem(record_path))
-
-
-def repair(summary_json: str | Path, table: str | Path, state: RerunState | None = None) -> str:
-    """The aggregate's param."""
-    return (state or RerunState()).reason(str(table), summary_problem(summary_json, table))
+def repair(summary_json: str | Path, table: str | Path, others: tuple[str, ...] = (), state: RerunState | None = None) -> str:
+    """The aggregate's param: what of its outputs (`table`, `summary_json`, `others`) or cited records is gone, or
+    the value the summary was made with."""
+    state = state or RerunState()
+    summary = _read(summary_json)
+    if not Path(table).exists():  # the job itself, its outputs deleted; or the aggregate runs anyway, to write the table
+        return state.seen(str(table), str(summary.get("repaired", ""))) if summary else state.last(str(table))
+    problems = [f"{path} was missing" for path in others if not Path(path).exists()]
+    if summary is None:
+        problems.append(f"{summary_json} was missing or unreadable")
+    elif missing := _missing_records(summary):
+        problems.append("records were missing: " + ", ".join(missing))
+    if problems:
+        return state.seen(str(table), seen_in("; ".join(problems), table))  # table.md: the file every repair writes again
+    return state.seen(str(table), str(summary.get("repaired", "")))

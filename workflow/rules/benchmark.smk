@@ -34,12 +34,12 @@ for _backend in BACKENDS.values():
             attempt=lambda wildcards, attempt: attempt,
         params:
             backend=_backend.name,
-            settings=lambda wildcards: timing_settings(wildcards.machine),
+            settings=timing_settings(_backend.name),
             cache_dir=lambda wildcards: CACHE_DIR.format(machine=wildcards.machine),
             gpu=(lambda wildcards: machine_gpu(wildcards.machine)) if _backend.is_gpu else "not used",
             versions=timing_versions(_backend.name),
             measure_again=record_measure_again(_backend.name),
             without_module=without_module(_backend.name),
-            code=code("time_backend.py", _backend.module),
+            code=code("time_backend.py", *backend_modules(_backend.name)),
         script:
             "../../scripts/time_backend.py"

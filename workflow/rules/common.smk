@@ -5,6 +5,7 @@ import re
 
 from snakemake.logging import logger
 
+from infbench.architectures import factory_file, factory_search_path
 from infbench.availability import fp16_onnx_needed, tensorrt_missing, torch2trt_missing
 from infbench.catalog import BACKENDS, LIBRARIES, QUANTIZER_LIBRARIES, RECIPES
 from infbench.cells import Cell, WILDCARD_CONSTRAINTS, output_pattern
@@ -14,9 +15,13 @@ from infbench.hardware import nvidia_gpu_names
 from infbench.layout import (
     CACHE_DIR,
     CARD,
+    CHART,
+    CHART_SVG,
     ENGINE_DIR,
+    ENGINE_CONTENTS,
     EVAL_SET,
     IMAGES,
+    INT8_CONTENTS,
     INT8_DIR,
     MANIFEST,
     ONNX,
@@ -25,13 +30,16 @@ from infbench.layout import (
     ONNX_FP16_INFO,
     ONNX_INFO,
     SUMMARY,
+    SUMMARY_CSV,
     TABLE,
+    TORCH2TRT_CONTENTS,
     TORCH2TRT_DIR,
     WEIGHTS,
 )
 from infbench.machines import check_partitions, machines_of, slurm_partitions
 from infbench.modelspec import models_of
 from infbench.rerun import RerunState, measure_again, repair
+from infbench.sources import dataset_listing, file_digest
 from infbench.versions import distribution_warnings, installed_version, installed_versions
 
 BENCH = config["benchmark"]
@@ -54,7 +62,7 @@ TORCH2TRT_MISSING = torch2trt_missing()
 # Timing jobs take all of machine_share (its limit is set in profiles/default), other jobs 1. The
 # machine's lock (infbench.isolation) keeps measurements apart whatever these are set to.
 WHOLE_MACHINE = 100
-RERUN = RerunState()  # why finished steps run again (infbench.rerun)
+RERUN = RerunState()  # the last reason each finished step was run again for (infbench.rerun)
 
 for _warning in distribution_warnings(LIBRARIES):
     logger.warning(f"warning: {_warning}")
@@ -64,9 +72,27 @@ PACKAGE_ROOT = BASE / "src"
 SCRIPTS = BASE / "scripts"
 
 
+# Modules a job runs only where its backend or its recipe calls for them (loaded by name, or imported inside a
+# function): each rule names those its jobs run, so that an edit of one reruns those jobs alone.
+GPU_MODULE = "infbench.backends.cuda"
+QUANTIZER_MODULES = {quantizer: f"infbench.quantization.{quantizer}" for quantizer in QUANTIZER_LIBRARIES}
+CHOSEN_MODULES = frozenset({GPU_MODULE, *QUANTIZER_MODULES.values(), *(b.module for b in BACKENDS.values())})
+
+
 def code(script, *modules):
-    """Digests of a script and the package files it runs (and `modules`, loaded by name): a param, so that an edit reruns the rule."""
-    return code_digests(BASE, PACKAGE_ROOT, SCRIPTS / script, tuple(modules))
+    """Digests of a script and the package files it runs (and `modules`, chosen for its jobs): a param, so that an edit reruns the rule."""
+    return code_digests(BASE, PACKAGE_ROOT, SCRIPTS / script, tuple(modules), CHOSEN_MODULES)
+
+
+def backend_modules(backend_name):
+    """What a timing job of the backend runs of CHOSEN_MODULES: its implementation, and on a GPU the GPU's helpers."""
+    backend = BACKENDS[backend_name]
+    return (backend.module, *((GPU_MODULE,) if backend.is_gpu else ()))
+
+
+def quantize_code(wildcards):
+    """The quantize rule's code param: the script and its recipe's quantizer, not the other quantizers."""
+    return code("quantize.py", QUANTIZER_MODULES[RECIPES[wildcards.recipe].quantizer])
 
 
 def versions(*libraries):
@@ -120,6 +146,19 @@ def train_settings(model):
     }
 
 
+def train_inputs(wildcards):
+    """What training reads: the prepared data, and the starting weights where the model has them (model.weights)."""
+    weights = MODELS[wildcards.model].weights
+    return {"manifest": manifest_of(wildcards)} | ({"starting_weights": weights} if weights else {})
+
+
+def architecture_source(wildcards):
+    """The train rule's param for a model of the user's own package.module:function: its module file's content, so
+    that an edit retrains it (and reruns what is made from it); None for torchvision's and timm's models."""
+    path = factory_file(MODELS[wildcards.model].architecture, factory_search_path(Path.cwd(), BASE))
+    return file_digest(path) if path else None
+
+
 def work_threads(wildcards, threads):
     """Threads for a step that measures nothing; a derived param (it takes `threads`), so not a rerun trigger."""
     return WORK_THREADS
@@ -158,21 +197,24 @@ def job_resources(gpu_job):
     return resources
 
 
-def timing_settings(machine):
-    return {
-        "measure": {
-            "iterations": BENCH["iterations"],
-            "min_time_s": BENCH["min_time_s"],
-            "max_time_s": BENCH["max_time_s"],
-            "min_iterations": BENCH["min_iterations"],
-        },
-        "warmup": BENCH["warmup"],
-        "threads": machine_threads(machine),
-        "noisy_cv": BENCH["noisy_cv"],
-        "allow_tf32": BENCH["allow_tf32"],
-        "workspace_mb": BENCH["workspace_mb"],
-        "tolerances": config["parity"]["tolerances"],
-    }
+MEASURE_POLICY = {key: BENCH[key] for key in ("iterations", "min_time_s", "max_time_s", "min_iterations")}
+
+
+def timing_settings(backend_name):
+    """A timing rule's settings param: how a cell is measured and judged (its precision's tolerance), and TF32 and
+    TensorRT's workspace where the backend runs on a GPU. benchmark.noisy_cv is the report's, a param of the aggregate."""
+    gpu = BACKENDS[backend_name].is_gpu
+
+    def of(wildcards):
+        settings = {
+            "measure": MEASURE_POLICY,
+            "warmup": BENCH["warmup"],
+            "threads": machine_threads(wildcards.machine),
+            "tolerance": config["parity"]["tolerances"][wildcards.precision],
+        }
+        return settings | ({"gpu": {"allow_tf32": BENCH["allow_tf32"], "workspace_mb": BENCH["workspace_mb"]}} if gpu else {})
+
+    return of
 
 
 def model_files(pattern):
@@ -224,6 +266,12 @@ def may_build(machine, backend):
     return m.gpus > 0
 
 
+def folder_input(role, folder, contents):
+    """A folder a step made, as inputs: the folder itself `ancient` (Snakemake compares a folder by time alone, which a
+    copy resets) and beside it the file listing its contents (compared by content where its time says it changed)."""
+    return {role: ancient(folder), f"{role}_contents": contents}
+
+
 def timing_inputs(backend_name):
     """Input function of a backend's timing rule: only what that backend runs, built only where it can run."""
     backend = BACKENDS[backend_name]
@@ -237,7 +285,8 @@ def timing_inputs(backend_name):
         if MODELS[model].is_onnx_file:  # the file may fix its batch size: the cells at other sizes are skipped
             files["onnx_info"] = ONNX_INFO.format(model=model)
         if recipe := backend.variant(wildcards.variant).options.quantization:
-            files["int8_dir"] = INT8_DIR.format(model=model, recipe=recipe.name)
+            int8 = {"model": model, "recipe": recipe.name}
+            files |= folder_input("int8_dir", INT8_DIR.format(**int8), INT8_CONTENTS.format(**int8))
         if backend.artifact == "pth":
             files["pth"] = WEIGHTS.format(model=model)
         elif backend.artifact == "onnx":
@@ -253,9 +302,11 @@ def timing_inputs(backend_name):
             pass  # nothing is built for it: the cell is skipped with the reason
         elif backend.artifact == "trt" and may_build(wildcards.machine, "tensorrt"):
             level = backend.variant(wildcards.variant).options.builder_level
-            files["engine_dir"] = ENGINE_DIR.format(level=level, **cell)
+            files |= folder_input(
+                "engine_dir", ENGINE_DIR.format(level=level, **cell), ENGINE_CONTENTS.format(level=level, **cell)
+            )
         elif backend.artifact == "torch2trt" and may_build(wildcards.machine, "torch2trt"):
-            files["torch2trt_dir"] = TORCH2TRT_DIR.format(**cell)
+            files |= folder_input("torch2trt_dir", TORCH2TRT_DIR.format(**cell), TORCH2TRT_CONTENTS.format(**cell))
         return files
 
     return inputs
@@ -290,10 +341,11 @@ def record_measure_again(backend_name):
 def engine_onnx(wildcards):
     """TensorRT 11 makes fp16 engines from an fp16 ONNX model; earlier versions from fp32 with a flag; int8 from a QDQ model."""
     if wildcards.precision == "int8":
-        return INT8_DIR.format(model=wildcards.model, recipe=TENSORRT_INT8_RECIPE)
+        int8 = {"model": wildcards.model, "recipe": TENSORRT_INT8_RECIPE}
+        return folder_input("onnx", INT8_DIR.format(**int8), INT8_CONTENTS.format(**int8))
     if wildcards.precision == "fp16" and fp16_onnx_needed(TRT_VERSION):
-        return ONNX_FP16.format(model=wildcards.model)
-    return ONNX.format(model=wildcards.model)
+        return {"onnx": ONNX_FP16.format(model=wildcards.model)}
+    return {"onnx": ONNX.format(model=wildcards.model)}
 
 
 def onnx_file_info(wildcards):

@@ -8,6 +8,8 @@ rule prepare_data:
         "../../envs/data.yaml"
     params:
         source=config["data"]["path"],
+        # Its images' names, sizes and times (infbench.sources): a change of the dataset reruns this step.
+        source_images=dataset_listing(config["data"]["path"]),
         val_fraction=config["data"]["val_fraction"],
         seed=config["data"]["seed"],
         versions=versions("scikit-learn", "pillow", "numpy"),

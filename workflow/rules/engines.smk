@@ -7,10 +7,11 @@
 rule build_tensorrt_engine:
     input:
         unpack(onnx_file_info),
-        onnx=engine_onnx,
+        unpack(engine_onnx),
         card=CARD,
     output:
         folder=directory(ENGINE_DIR),
+        contents=ENGINE_CONTENTS,
     log:
         "results/logs/{machine}/{model}/build_tensorrt_engine/level{level}_{precision}_bs{batch}.log",
     benchmark:
@@ -25,7 +26,7 @@ rule build_tensorrt_engine:
         allow_tf32=BENCH["allow_tf32"],
         gpu=lambda wildcards: machine_gpu(wildcards.machine),
         versions=versions("tensorrt"),
-        code=code("build_tensorrt_engine.py"),
+        code=code("build_tensorrt_engine.py", GPU_MODULE),
     script:
         "../../scripts/build_tensorrt_engine.py"
 
@@ -37,6 +38,7 @@ rule build_torch2trt:
         eval_set=EVAL_SET,
     output:
         folder=directory(TORCH2TRT_DIR),
+        contents=TORCH2TRT_CONTENTS,
     log:
         "results/logs/{machine}/{model}/build_torch2trt/{precision}_bs{batch}.log",
     benchmark:
@@ -52,6 +54,6 @@ rule build_torch2trt:
         threads=lambda wildcards: machine_threads(wildcards.machine),
         gpu=lambda wildcards: machine_gpu(wildcards.machine),
         versions=versions("torch", "torchvision", "torch2trt", "tensorrt"),
-        code=code("build_torch2trt.py"),
+        code=code("build_torch2trt.py", GPU_MODULE),
     script:
         "../../scripts/build_torch2trt.py"

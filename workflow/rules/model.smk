@@ -1,6 +1,6 @@
 rule train:
     input:
-        manifest=manifest_of,
+        unpack(train_inputs),
     output:
         weights=WEIGHTS,
         card=CARD,
@@ -17,6 +17,7 @@ rule train:
         gpu=1 if config["train"]["device"] != "cpu" and LOCAL_GPUS else 0,
     params:
         settings=lambda wildcards: train_settings(wildcards.model),
+        architecture_source=architecture_source,
         cpu_threads=work_threads,
         versions=lambda wildcards: model_versions(wildcards.model, "numpy", "pillow"),
         code=code("train.py"),
@@ -142,6 +143,7 @@ rule quantize:
         unpack(quantize_inputs),
     output:
         folder=directory(INT8_DIR),
+        contents=INT8_CONTENTS,
     log:
         "results/logs/{model}/quantize/{recipe}.log",
     benchmark:
@@ -154,6 +156,6 @@ rule quantize:
         recipe=lambda wildcards: vars(RECIPES[wildcards.recipe]),
         cpu_threads=work_threads,
         versions=lambda wildcards: versions(*QUANTIZER_LIBRARIES[RECIPES[wildcards.recipe].quantizer]),
-        code=code("quantize.py"),
+        code=quantize_code,
     script:
         "../../scripts/quantize.py"

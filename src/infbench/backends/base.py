@@ -136,7 +136,7 @@ def captured_stderr() -> Iterator[list[str]]:
 
 def read_quantized(folder: str) -> tuple[str, dict]:
     """The 8-bit model of a quantization folder and its record; a recipe that could not run skips the cell with its reason."""
-    from infbench.quantization import QUANTIZATION_RECORD
+    from infbench.layout import QUANTIZATION_RECORD
 
     record = _read_record(os.path.join(folder, QUANTIZATION_RECORD), "quantization record")
     return os.path.join(folder, record["model_file"]), record

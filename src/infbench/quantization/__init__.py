@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-QUANTIZATION_RECORD = "quantization.json"  # in every recipe's folder: what was made, how, in how long
-
 
 @dataclass(frozen=True)
 class QuantData:

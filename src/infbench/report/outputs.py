@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infbench.artifacts import atomic_path, write_text
-from infbench.records import load_records
 from infbench.report.changes import Change
 from infbench.report.chart import plot
 from infbench.report.document import render_run
-from infbench.report.rows import summary_rows
+from infbench.report.rows import load_rows
 from infbench.report.summary import SUMMARY_SCHEMA_VERSION, ModelSummary, RunSummary, parity_notes, write_summary
 
 
@@ -67,12 +66,12 @@ def summary_from_folder(folder: Path) -> RunSummary:
     """A finished run's summary made again from the records its summary.json cites."""
     old = _read(folder / "summary.json")
     paths = cited_records(old)
-    rows = summary_rows(load_records([folder / p for p in paths]), paths)
+    settings = old["settings"]
+    rows, _ = load_rows([folder / p for p in paths], paths, settings.get("noisy_cv"))
     if old.get("schema_version") == SUMMARY_SCHEMA_VERSION:
         installed, repaired = old.get("installed", {}), old.get("repaired", "")
     else:
         installed, repaired = {}, ""
-    settings = old["settings"]
     notes = parity_notes(rows, settings["parity_images"]) if "parity_images" in settings else []
     return RunSummary(models=summary_models(old), settings=settings, installed=installed, notes=notes, repaired=repaired,
                       cells=rows)

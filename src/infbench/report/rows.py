@@ -6,11 +6,16 @@ the cell its path names, never as a number.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict
 
 from infbench.catalog import BACKENDS, PRECISIONS
+from infbench.cells import cell_of_record
 from infbench.consistency import INCONSISTENT, expected_cell, inconsistencies
-from infbench.records import OK, TIMING_MODES, Record, TimingBlock
+from infbench.records import OK, TIMING_MODES, Record, TimingBlock, read_record
+
+UNREADABLE = "unreadable"  # a row status: the record's file cannot be read (the next run measures the cell again)
 
 PREFIX = {"end_to_end": "e2e", "device_resident": "resident"}  # column prefixes in summary.csv
 STATS = ("mean", "p50", "p90", "p99", "std", "min", "max")
@@ -40,12 +45,15 @@ class TimingSummary(BaseModel):
     cuda_event_p99_ms: float | None = None
 
     @classmethod
-    def of(cls, block: TimingBlock) -> TimingSummary:
+    def of(cls, block: TimingBlock, noisy_cv: float | None = None) -> TimingSummary:
+        """The block as a table reads it; noisy where its coefficient of variation is above `noisy_cv` (None: as the
+        record says, for runs reported before the report decided it)."""
         host = block.host_ms
         device = block.device_ms
+        noisy = block.noisy if noisy_cv is None else host.cv > noisy_cv
         return cls(
             **{f"{stat}_ms": getattr(host, stat) for stat in STATS}, cv=host.cv, iterations=host.n,
-            images_per_step=block.images_per_step, throughput_ips=block.throughput_ips, noisy=block.noisy,
+            images_per_step=block.images_per_step, throughput_ips=block.throughput_ips, noisy=noisy,
             warmup_iterations=block.warmup.iterations, warmup_settled=block.warmup.settled,
             cuda_event_mean_ms=device.mean if device else None, cuda_event_p50_ms=device.p50 if device else None,
             cuda_event_p99_ms=device.p99 if device else None,
@@ -166,7 +174,7 @@ def _machine_fields(record: Record) -> dict:
     }
 
 
-def _measured_fields(record: Record) -> dict:
+def _measured_fields(record: Record, noisy_cv: float | None) -> dict:
     cold = record.cold_start.model_dump() if record.cold_start else {}
     memory = record.memory.model_dump() if record.memory else {}
     parity = record.parity.model_dump() if record.parity else {}
@@ -179,18 +187,19 @@ def _measured_fields(record: Record) -> dict:
     if record.timing is not None:
         for mode in TIMING_MODES:
             if (block := record.timing.block(mode)) is not None:
-                fields[mode] = TimingSummary.of(block)
+                fields[mode] = TimingSummary.of(block, noisy_cv)
     return fields
 
 
-def summary_row(record: Record, record_path: str) -> SummaryRow:
-    """The row of one record; `record_path` is where the record lives, relative to the run's results folder.
+def summary_row(record: Record, record_path: str, noisy_cv: float | None = None) -> SummaryRow:
+    """The row of one record; `record_path` is where the record lives, relative to the run's results folder;
+    `noisy_cv`: the report's threshold of a noisy measurement (benchmark.noisy_cv).
 
     An inconsistent record fills the row of the cell its path names, with what it contradicts and none of its numbers.
     """
     cell = expected_cell(record, record_path)
     backend = BACKENDS[cell.backend]
-    status, reason, measured = record.status, record.reason, _measured_fields(record)
+    status, reason, measured = record.status, record.reason, _measured_fields(record, noisy_cv)
     if problems := inconsistencies(record, record_path):
         status, reason, measured = INCONSISTENT, "; ".join(problems), {}
     return SummaryRow(
@@ -200,6 +209,19 @@ def summary_row(record: Record, record_path: str) -> SummaryRow:
         threads=record.settings.get("threads"), precision_method=_precision_method(record),
         run_time_notes=record.run_time_notes, versions=record.versions,
         **measured, **_machine_fields(record),
+    )
+
+
+def unreadable_row(record_path: str, reason: str) -> SummaryRow:
+    """The row of a cell whose record cannot be read: shown as such, with the file and why, beside every other cell."""
+    cell = cell_of_record(record_path)
+    if cell is None:
+        raise ValueError(reason)
+    backend = BACKENDS[cell.backend]
+    return SummaryRow(
+        **cell.fields(), runtime=backend.title, framework=backend.framework, study_row=backend.row, device=backend.device,
+        variant_label=backend.variant(cell.variant).label, label=cell.label, status=UNREADABLE, reason=reason,
+        record_status=UNREADABLE, retryable=True, record=record_path,
     )
 
 
@@ -215,11 +237,29 @@ def _order(row: SummaryRow, machines: list[str], models: list[str]) -> tuple:
     )
 
 
-def summary_rows(records: list[Record], paths: list[str]) -> list[SummaryRow]:
-    """One row per record, in the order of machines and models (as first seen), backends and variants (as catalogued)."""
-    rows = [summary_row(record, path) for record, path in zip(records, paths, strict=True)]
+def ordered(rows: list[SummaryRow]) -> list[SummaryRow]:
+    """Rows in the order of machines and models (as first seen), backends and variants (as catalogued)."""
     machines, models = machines_in(rows), models_in(rows)
     return sorted(rows, key=lambda row: _order(row, machines, models))
+
+
+def summary_rows(records: list[Record], paths: list[str], noisy_cv: float | None = None) -> list[SummaryRow]:
+    """One row per record, ordered."""
+    return ordered([summary_row(record, path, noisy_cv) for record, path in zip(records, paths, strict=True)])
+
+
+def load_rows(files: list[str | Path], paths: list[str], noisy_cv: float | None = None) -> tuple[list[SummaryRow], dict[str, Record]]:
+    """The ordered rows of the records in `files` (`paths`: the same, relative to the results folder), an unreadable
+    record's row saying so; and the records that could be read, by path."""
+    rows, records = [], {}
+    for file, path in zip(files, paths, strict=True):
+        try:
+            records[path] = read_record(file)
+        except ValueError as exc:
+            rows.append(unreadable_row(path, str(exc)))
+        else:
+            rows.append(summary_row(records[path], path, noisy_cv))
+    return ordered(rows), records
 
 
 def machines_in(rows: list[SummaryRow]) -> list[str]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from infbench.catalog import BACKENDS, COLUMN_ARTIFACTS, COLUMNS, ROWS, backend_at
 from infbench.records import MISMATCH, OK, SKIPPED
-from infbench.report.rows import INCONSISTENT, SummaryRow
+from infbench.report.rows import INCONSISTENT, UNREADABLE, SummaryRow
 from infbench.report.text import Footnotes, format_ms, markdown, status_note
 
-MARKS = {SKIPPED: "–", MISMATCH: "✗ mismatch", INCONSISTENT: "✗ inconsistent record"}
+MARKS = {SKIPPED: "–", MISMATCH: "✗ mismatch", INCONSISTENT: "✗ inconsistent record", UNREADABLE: "✗ unreadable record"}
 
 
 def headline(precisions: list[str], batch_sizes: list[int]) -> tuple[str, int]:
