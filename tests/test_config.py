@@ -23,7 +23,8 @@ def test_empty_config_gets_every_default():
     assert config["benchmark"]["iterations"] == 100
     assert config["benchmark"]["warmup"]["mode"] == "adaptive"
     assert config["parity"]["images"] == 256
-    assert set(config["parity"]["tolerances"]["fp16"]) == {"max_rel_diff", "min_cosine", "min_top1_agreement", "min_accuracy_ratio"}
+    assert set(config["parity"]["tolerances"]["fp16"]) == {"max_rel_diff", "min_cosine", "min_top1_agreement", "min_accuracy_ratio",
+                                                          "decisive_margin"}
     assert config["train"]["trainable"] == "auto" and config["train"]["residual_scale"] == 0.3
     assert len(config["benchmark"]["backends"]) == 8 and "openvino" in config["benchmark"]["backends"]
 
@@ -32,6 +33,7 @@ def test_one_tolerance_can_be_overridden_alone():
     config = validate_config({"parity": {"tolerances": {"fp32": {"max_rel_diff": 0.01}}}}, SCHEMA)
     assert config["parity"]["tolerances"]["fp32"] == {
         "max_rel_diff": 0.01, "min_cosine": 0.99999, "min_top1_agreement": 1.0, "min_accuracy_ratio": 0.99,
+        "decisive_margin": None,  # twice the bound, whatever the bound
     }
 
 

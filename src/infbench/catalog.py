@@ -77,7 +77,8 @@ LIBRARIES: dict[str, Library] = {
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 # Precisions that trade accuracy for speed by design: a cell that fails the parity gate on finite
 # outputs is still timed, and shown as a failure with its figures, never in the fastest table.
-QUANTIZED = ("int8",)
+REDUCED = ("fp16", "bf16", "int8")
+QUANTIZED = ("int8",)  # whose top-1 accuracy the fastest table shows beside its time
 DEVICES = ("cpu", "cuda")
 
 # Why a backend never runs a precision, on any machine (a skipped cell's reason).

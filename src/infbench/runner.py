@@ -18,7 +18,7 @@ import numpy as np
 
 from infbench.backends import implementation
 from infbench.backends.base import CellRequest, Loaded, Runtime, captured_stderr
-from infbench.catalog import LIBRARIES, QUANTIZED
+from infbench.catalog import LIBRARIES, REDUCED
 from infbench.envinfo import host
 from infbench.errors import ArtifactError, BackendUnavailable, first_line
 from infbench.harness import MeasurePolicy, WarmupPolicy, time_steps, warm_up
@@ -90,7 +90,7 @@ class Measurement:
         self.fields: dict = {"settings": {"threads": request.threads, "allow_tf32": request.allow_tf32}}
         self.cold: dict = {}
         self.memory = None  # device memory, on a GPU
-        self.below_gate: str | None = None  # a quantized cell's parity failure: timed all the same
+        self.below_gate: str | None = None  # a reduced precision's parity failure: timed all the same
 
     def run(self) -> None:
         """Every phase in order; raises Mismatch, BackendUnavailable, ArtifactError or the backend's own error."""
@@ -176,7 +176,7 @@ class Measurement:
             if self.request.precision == "fp16" and (note := fp16_range_note(self.eval_set)):
                 failures.append(note)
             reason = f"outputs differ from the {reference_by(self.eval_set)} reference: " + "; ".join(failures)
-            if self.request.precision not in QUANTIZED or not parity.get("finite", True):
+            if self.request.precision not in REDUCED or not parity.get("finite", True):
                 raise Mismatch(reason)
             self.below_gate = reason + f" (timed all the same: {self.request.precision} trades accuracy for speed)"
             log.warning("below the gate: %s", self.below_gate)
@@ -208,7 +208,7 @@ class Measurement:
         run = time_steps(resident.step, self.policy.measure, sync=resident.sync, device_timer=resident.timer())
         # The device-resident path must compute what the end-to-end call computed.
         diff = relative_diff(resident.output(), first_output)
-        if diff > self.policy.tolerance.max_rel_diff:
+        if diff > self.policy.tolerance.rounding_bound:
             raise Mismatch(f"device-resident output differs from the end-to-end output (max relative diff {diff:.3g})")
         block = timing_block(run, report, self.request.batch_size * loaded.batches_per_step, self.policy.noisy_cv)
         timing["device_resident"] = block
