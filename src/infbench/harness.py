@@ -84,6 +84,7 @@ class WarmupReport:
     settled: bool  # fixed mode: True; adaptive: whether two successive windows agreed
     window_medians_ms: list[float] = field(default_factory=list)
     stopped_by: str = "iterations"  # or "settled", "max_iterations", "max_time"
+    seconds: float = 0.0  # how long the warm-up took, calls and loop together
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,13 @@ def time_steps(
 
 def warm_up(step: Step, policy: WarmupPolicy, sync: Callable[[], None] | None = None, clock: Clock = time.perf_counter_ns) -> WarmupReport:
     """Run the step until timings are steady (adaptive) or a fixed number of times, within max_time_s."""
+    start = clock()
+    report = _warm_up_calls(step, policy, sync, clock)
+    report.seconds = round((clock() - start) / NS_PER_S, 4)
+    return report
+
+
+def _warm_up_calls(step: Step, policy: WarmupPolicy, sync: Callable[[], None] | None, clock: Clock) -> WarmupReport:
     max_time_s = policy.max_time_s
 
     def run(n: int, spent_s: float) -> TimedRun:

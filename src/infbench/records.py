@@ -53,6 +53,7 @@ class Warmup(Strict):
     settled: bool
     window_medians_ms: list[float] = []
     stopped_by: str
+    seconds: float | None = None  # how long the warm-up took
 
 
 class TimingBlock(Strict):
@@ -104,6 +105,7 @@ class Parity(Strict):
     top1_accuracy: float | None = None
     reference_top1_accuracy: float | None = None
     accuracy_ratio: float | None = None
+    seconds: float | None = None  # how long running the images took
 
 
 class Memory(Strict):

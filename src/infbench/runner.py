@@ -168,8 +168,10 @@ class Measurement:
 
     def _check_parity(self, loaded: Loaded) -> None:
         images = self.eval_set["images"].astype(loaded.input_dtype)
+        start = time.perf_counter()
         outputs = outputs_over(loaded.infer, images, self.request.batch_size)
-        parity = compare(outputs, self.eval_set["reference"], self.eval_set["labels"], self.policy.tolerance)
+        seconds = round(time.perf_counter() - start, 3)
+        parity = compare(outputs, self.eval_set["reference"], self.eval_set["labels"], self.policy.tolerance) | {"seconds": seconds}
         self.fields["parity"] = Parity(**parity)
         if not parity["passed"]:
             failures = list(parity["failures"])
