@@ -236,9 +236,11 @@ ORT_CUDA_VARIANTS = (
             description="prefer_nhwc: convolutions in NHWC (faster in fp16 on tensor cores)",
             options=OnnxRuntimeOptions(nhwc=True)),
     Variant(name="cuda_graph", label="CUDA provider + CUDA graph",
-            description="enable_cuda_graph with IO binding of fixed device buffers", options=OnnxRuntimeOptions(cuda_graph=True)),
+            description="enable_cuda_graph with IO binding of fixed device buffers, the batch axis fixed to the cell's",
+            options=OnnxRuntimeOptions(cuda_graph=True, fixed_shape=True)),
     Variant(name="nhwc_cuda_graph", label="CUDA provider, NHWC + CUDA graph",
-            description="prefer_nhwc and enable_cuda_graph together", options=OnnxRuntimeOptions(nhwc=True, cuda_graph=True)),
+            description="prefer_nhwc and enable_cuda_graph together, the batch axis fixed to the cell's",
+            options=OnnxRuntimeOptions(nhwc=True, cuda_graph=True, fixed_shape=True)),
 )
 PYTORCH_LIBRARIES = ("torch", "torchvision", "numpy")
 
@@ -274,6 +276,9 @@ BACKENDS: dict[str, Backend] = {
             variants=(
                 Variant(name="default", label="CPU provider", description="CPU execution provider, all graph optimisations",
                         options=OnnxRuntimeOptions()),
+                Variant(name="fixed_shape", label="CPU provider, fixed shape",
+                        description="the batch axis fixed to the cell's (free dimension override): shape arithmetic folded away",
+                        options=OnnxRuntimeOptions(fixed_shape=True), runs_by_default=False),
                 int8_variant("qdq_u8s8", "qdq_u8s8", OnnxRuntimeOptions),
                 int8_variant("qdq_s8s8", "qdq_s8s8", OnnxRuntimeOptions),
                 int8_variant("qdq_u8s8_ends_fp32", "qdq_u8s8_ends_fp32", OnnxRuntimeOptions),

@@ -162,6 +162,9 @@ class Measurement:
         start = time.perf_counter()
         output = loaded.infer(batch)
         self.cold["first_inference_ms"] = round((time.perf_counter() - start) * 1000, 3)
+        if loaded.check_first_inference is not None:
+            loaded.check_first_inference()
+            self.fields["settings"].update(loaded.details)
         build = f", build {self.cold['build_s']:.1f} s" if "build_s" in self.cold else ""
         log.info("loaded in %.2f s, first inference %.1f ms%s", self.cold["load_s"], self.cold["first_inference_ms"], build)
         return output

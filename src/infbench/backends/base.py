@@ -93,6 +93,9 @@ class Loaded:
     batches_per_step: int = 1
     # Frees what the backend holds (sessions, engines, device buffers) once the cell is measured.
     release: Callable[[], None] = lambda: None
+    # Checks what the first inference showed, before parity (ONNX Runtime: where its profiled nodes
+    # ran); may raise BackendUnavailable. What it finds goes into `details`.
+    check_first_inference: Callable[[], None] | None = None
 
 
 class Runtime(abc.ABC):
