@@ -229,6 +229,11 @@ COMPILE_MAX_AUTOTUNE_CUDA = Variant(
     options=PyTorchOptions(channels_last=True, compile_mode="max-autotune", cudnn_benchmark=True, cuda_graph=True),
     runs_by_default=False,
 )
+TRANSFORMER_OPTIMIZER = Variant(
+    name="transformer", label="transformer optimizer",
+    description="onnxruntime.transformers' optimizer: attention, LayerNorm and GELU fused (vision transformers only)",
+    options=OnnxRuntimeOptions(transformer_optimizer=True), runs_by_default=False,
+)
 ORT_CUDA_VARIANTS = (
     Variant(name="default", label="CUDA provider",
             description="CUDA execution provider, NCHW, cuDNN convolution search EXHAUSTIVE", options=OnnxRuntimeOptions()),
@@ -241,6 +246,10 @@ ORT_CUDA_VARIANTS = (
     Variant(name="nhwc_cuda_graph", label="CUDA provider, NHWC + CUDA graph",
             description="prefer_nhwc and enable_cuda_graph together, the batch axis fixed to the cell's",
             options=OnnxRuntimeOptions(nhwc=True, cuda_graph=True, fixed_shape=True)),
+    TRANSFORMER_OPTIMIZER,
+    Variant(name="transformer_cuda_graph", label="CUDA provider, transformer optimizer + CUDA graph",
+            description="the transformer optimizer's model replayed as a CUDA graph, the batch axis fixed to the cell's",
+            options=OnnxRuntimeOptions(transformer_optimizer=True, cuda_graph=True, fixed_shape=True), runs_by_default=False),
 )
 PYTORCH_LIBRARIES = ("torch", "torchvision", "numpy")
 
@@ -279,6 +288,7 @@ BACKENDS: dict[str, Backend] = {
                 Variant(name="fixed_shape", label="CPU provider, fixed shape",
                         description="the batch axis fixed to the cell's (free dimension override): shape arithmetic folded away",
                         options=OnnxRuntimeOptions(fixed_shape=True), runs_by_default=False),
+                TRANSFORMER_OPTIMIZER,
                 int8_variant("qdq_u8s8", "qdq_u8s8", OnnxRuntimeOptions),
                 int8_variant("qdq_s8s8", "qdq_s8s8", OnnxRuntimeOptions),
                 int8_variant("qdq_u8s8_ends_fp32", "qdq_u8s8_ends_fp32", OnnxRuntimeOptions),

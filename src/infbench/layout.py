@@ -18,6 +18,7 @@ ONNX_FP16_INFO = MODEL_DIR + "/onnx_model_fp16.json"
 ONNX_CHECK = MODEL_DIR + "/onnx_check.json"
 EVAL_SET = "results/reference/{model}/eval_set.npz"
 INT8_DIR = MODEL_DIR + "/int8/{recipe}"  # a quantization recipe's model and quantization.json
+ORT_TRANSFORMER_DIR = MODEL_DIR + "/ort_transformer/{precision}"  # the transformer optimizer's model and optimization.json
 # Builds are specific to a machine's GPU and libraries: one folder each, holding the engine (or
 # module) and build.json, which says why nothing was built where the machine cannot build.
 ENGINE_DIR = "results/engines/{machine}/{model}/tensorrt/level{level}_{precision}_bs{batch}"

@@ -24,6 +24,7 @@ from infbench.layout import (
     ONNX_FP16,
     ONNX_FP16_INFO,
     ONNX_INFO,
+    ORT_TRANSFORMER_DIR,
     SUMMARY,
     TABLE,
     TORCH2TRT_DIR,
@@ -31,7 +32,9 @@ from infbench.layout import (
 )
 from infbench.machines import check_partitions, machines_of, slurm_partitions
 from infbench.modelspec import models_of
+from infbench.ort_transformer import PRECISIONS as ORT_TRANSFORMER_PRECISIONS, model_type as transformer_type
 from infbench.rerun import RerunState, measure_again, repair
+from infbench.variants import OnnxRuntimeOptions
 from infbench.versions import distribution_warnings, installed_version, installed_versions
 
 BENCH = config["benchmark"]
@@ -247,6 +250,8 @@ def timing_inputs(backend_name):
                 files["onnx_check"] = ONNX_CHECK.format(model=model)
             if wildcards.precision == "fp16" and backend.fp16_onnx:
                 files["onnx_fp16"] = ONNX_FP16.format(model=model)
+            if optimized_transformer(backend, wildcards):
+                files["ort_transformer_dir"] = ORT_TRANSFORMER_DIR.format(model=model, precision=wildcards.precision)
         elif wildcards.precision in backend.unsupported:
             pass  # nothing is built for it: the cell is skipped with the reason
         elif backend.artifact == "trt" and may_build(wildcards.machine, "tensorrt"):
@@ -257,6 +262,17 @@ def timing_inputs(backend_name):
         return files
 
     return inputs
+
+
+def optimized_transformer(backend, wildcards):
+    """Whether a cell runs ONNX Runtime's transformer optimizer's model (elsewhere its cell says why not)."""
+    options = backend.variant(wildcards.variant).options
+    return (
+        isinstance(options, OnnxRuntimeOptions)
+        and options.transformer_optimizer
+        and wildcards.precision in ORT_TRANSFORMER_PRECISIONS
+        and transformer_type(MODELS[wildcards.model].architecture) is not None
+    )
 
 
 def missing_module(backend, wildcards):

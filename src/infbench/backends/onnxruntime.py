@@ -20,9 +20,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from infbench.backends.base import CellRequest, Loaded, Resident, Runtime, captured_stderr, quantized_details, read_quantized
+from infbench.backends.base import (
+    CellRequest,
+    Loaded,
+    Resident,
+    Runtime,
+    captured_stderr,
+    quantized_details,
+    read_quantized,
+    read_step_record,
+)
 from infbench.errors import ArtifactError, BackendUnavailable, first_line
 from infbench.hardware import no_gpu_reason
+from infbench.ort_transformer import model_type, not_applicable
 from infbench.variants import OnnxRuntimeOptions
 from infbench.versions import installed_version
 
@@ -213,8 +223,23 @@ def _tf32_description(request: CellRequest) -> str:
     return "allowed" if request.allow_tf32 else "disabled (use_tf32=0)"
 
 
+def _optimized_transformer(request: CellRequest, details: dict) -> str:
+    """The transformer optimizer's model for the cell's precision; its cells are skipped where it made none."""
+    from infbench.ort_transformer import RECORD
+
+    folder = request.artifacts["ort_transformer_dir"]
+    record = read_step_record(os.path.join(folder, RECORD), "transformer optimizer's record")
+    details["transformer_optimizer"] = {k: record[k] for k in ("model_type", "fused_operators", "optimize_s") if k in record}
+    if record.get("fp16_method"):
+        details["fp16_method"] = record["fp16_method"]
+    return os.path.join(folder, record["model_file"])
+
+
 def _model_path(request: CellRequest, details: dict) -> str:
-    """The fp32 model, for fp16 the fp16 export (the TensorRT provider makes fp16 from fp32 itself), for int8 the recipe's QDQ model."""
+    """The fp32 model, for fp16 the fp16 export (the TensorRT provider makes fp16 from fp32 itself), for int8 the recipe's
+    QDQ model; the transformer optimizer's model where the variant runs it."""
+    if request.options.transformer_optimizer:
+        return _optimized_transformer(request, details)
     if request.precision == "int8":
         path, record = read_quantized(request.artifacts["int8_dir"])
         details |= quantized_details(record)
@@ -399,6 +424,8 @@ class OnnxRuntimeRuntime(Runtime):
         version = installed_version("onnxruntime")
         if version is None:
             return "onnxruntime is not installed"
+        if request.options.transformer_optimizer and model_type(request.architecture) is None:
+            return not_applicable(request.architecture)
         reasons = []
         if request.backend.is_gpu and (why := no_gpu_reason()):
             reasons.append(why)
