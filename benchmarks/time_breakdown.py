@@ -36,9 +36,11 @@ LOG_LINE = re.compile(r"^(\d\d):(\d\d):(\d\d) \[\w+\] (.*)$")
 # The runner's log lines that close each phase of a cell (src/infbench/runner.py).
 PHASE_ENDS = {"loaded": ("loaded in ",), "parity": ("parity on ", "below the gate", "mismatch:"),
               "end_to_end": ("end to end: mean",), "device_resident": ("device resident: mean",)}
-TIMING_PARTS = ("process", "lock_wait", "imports", "load", "prepare", "first_inference", "parity", "warmup", "timing", "rest")
+TIMING_PARTS = ("process", "lock_wait", "device_init", "imports", "load", "prepare", "first_inference", "parity", "warmup",
+                "timing", "rest")
 PART_TITLES = {
-    "process": "process (start, script imports, inputs, record)", "lock_wait": "lock wait", "imports": "library imports",
+    "process": "process (start, script imports, inputs, record)", "lock_wait": "lock wait",
+    "device_init": "torch + CUDA context", "imports": "library imports",
     "load": "load", "prepare": "compile / capture", "first_inference": "first inference", "parity": "parity",
     "warmup": "warm-up", "timing": "timing", "rest": "rest",
 }
@@ -178,6 +180,7 @@ def timing_parts(record: Record, wall: float, times: dict[str, dt.datetime]) -> 
     parts["lock_wait"] = record.isolation.waited_s if record.isolation else 0.0
     parts["process"] = max(wall - span - parts["lock_wait"], 0.0)
     if cold is not None:
+        parts["device_init"] = cold.device_init_s or 0.0
         parts["imports"] = cold.import_s or 0.0
         parts["load"] = cold.load_s or 0.0
         parts["prepare"] = cold.prepare_s or 0.0

@@ -79,6 +79,7 @@ class Timing(Strict):
 
 
 class ColdStart(Strict):
+    device_init_s: float | None = None  # torch and a CUDA context, on a GPU
     import_s: float | None = None
     load_s: float | None = None
     prepare_s: float | None = None

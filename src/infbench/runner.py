@@ -90,6 +90,7 @@ class Measurement:
         self.fields: dict = {"settings": {"threads": request.threads, "allow_tf32": request.allow_tf32}}
         self.cold: dict = {}
         self.memory = None  # device memory, on a GPU
+        self.gpu_at_start: dict | None = None  # what nvidia-smi said before the cell began
         self.below_gate: str | None = None  # a reduced precision's parity failure: timed all the same
 
     def run(self) -> None:
@@ -117,18 +118,26 @@ class Measurement:
     def _start_process(self) -> float:
         """GPU set-up, then the backend's libraries imported before the load is timed (load time is the model's)."""
         if self.request.backend.is_gpu:
-            from infbench.backends import cuda
-
-            if not self.request.allow_tf32 and self.request.backend.tf32_override:
-                cuda.disable_tf32_everywhere()  # before CUDA starts, so that the library sees it
-            cuda.require_cuda()
-            self.memory = cuda.DeviceMemory()
+            self._start_gpu()
         start = time.perf_counter()
         for library in self.request.backend.libraries:
             if installed_version(library):  # ONNX Runtime's TensorRT provider runs without the tensorrt module
                 importlib.import_module(LIBRARIES[library].module)
         self.cold["import_s"] = round(time.perf_counter() - start, 4)
         return _rss_mb()
+
+    def _start_gpu(self) -> None:
+        """torch and a CUDA context, before anything is loaded; what the GPU was doing when the cell began."""
+        from infbench.backends import cuda
+        from infbench.envinfo import nvidia_smi
+
+        self.gpu_at_start = nvidia_smi()  # its temperature and clocks as the job found it (after training, say)
+        start = time.perf_counter()
+        if not self.request.allow_tf32 and self.request.backend.tf32_override:
+            cuda.disable_tf32_everywhere()  # before CUDA starts, so that the library sees it
+        cuda.require_cuda()
+        self.memory = cuda.DeviceMemory()
+        self.cold["device_init_s"] = round(time.perf_counter() - start, 4)
 
     def _load(self) -> Loaded:
         start = time.perf_counter()
@@ -151,6 +160,7 @@ class Measurement:
             start = time.perf_counter()
             loaded.prepare(batch)
             self.cold["prepare_s"] = round(time.perf_counter() - start, 3)
+            self.fields["settings"].update(loaded.details)  # what preparing found
         for step in ("engine_build_s", "quantize_s"):  # made by a step of its own, once, before the cell
             if step in loaded.details:
                 self.cold[step] = loaded.details[step]
@@ -227,7 +237,8 @@ class Measurement:
             from infbench.backends import cuda
 
             memory.update(self.memory.report())
-            self.fields["gpu"] = cuda.gpu_description()
+            at_start = {"nvidia_smi_at_start": self.gpu_at_start} if self.gpu_at_start else {}
+            self.fields["gpu"] = cuda.gpu_description() | at_start
         self.fields["memory"] = Memory(**memory)
 
 

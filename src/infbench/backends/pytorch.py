@@ -81,6 +81,22 @@ def _compiled(torch, model, options: PyTorchOptions):
     return torch.compile(torch.nn.Sequential(model, ToFloat()), mode=mode, dynamic=False)
 
 
+def stop_compile_workers(wait_s: float = 30.0) -> dict:
+    """Shut inductor's compile workers down and wait until they have exited; what there was, for the record.
+
+    torch.compile starts a pool of worker processes (one per core, up to 32) when it compiles and
+    keeps them to the end of the process, idle or, where a compilation was quick, still starting
+    (each imports torch): nothing of the compilation may run beside the timed calls.
+    """
+    import psutil
+    from torch._inductor import async_compile
+
+    workers = psutil.Process().children(recursive=True)
+    async_compile.shutdown_compile_workers()
+    _, alive = psutil.wait_procs(workers, timeout=wait_s)
+    return {"processes": len(workers), "running_after_shutdown": len(alive)}
+
+
 def _quantized_model(torch, request: CellRequest, details: dict):
     """The recipe's exported 8-bit program, compiled with inductor's freezing (which makes its int8 kernels)."""
     import torch._inductor.config as inductor_config
@@ -152,6 +168,7 @@ class PyTorchRuntime(Runtime):
         def prepare(x: np.ndarray) -> None:
             infer(x)  # compiles (and captures) for this input shape
             infer(x)  # reduce-overhead records its CUDA graph on the second call
+            details["compile_workers"] = stop_compile_workers()
 
         resident = None
         if on_gpu:
