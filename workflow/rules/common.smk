@@ -50,6 +50,12 @@ if config["machines"]:
 WORK_THREADS = usable_cpus()
 LOCAL_THREADS = BENCH["threads"] or WORK_THREADS
 LOCAL_GPUS = nvidia_gpu_names()
+TRAIN_ON_GPU = config["train"]["device"] != "cpu" and bool(LOCAL_GPUS)
+# Steps that measure nothing overlap each other (the machine's lock keeps every measurement alone):
+# each still runs on every core (cpu_threads) but claims half of them, so that two of them share the
+# cores and Python's single-threaded stretches of one fill the other's; more would thrash. Training on
+# a GPU claims one core: its work is on the GPU, which it claims alone.
+STEP_THREADS = max(1, WORK_THREADS // 2)
 TRT_VERSION = installed_version("tensorrt")
 # Whether the engine and torch2trt builds can run on this computer (library and GPU), decided once.
 TENSORRT_MISSING = tensorrt_missing()
