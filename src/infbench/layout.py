@@ -23,6 +23,9 @@ ORT_TRANSFORMER_DIR = MODEL_DIR + "/ort_transformer/{precision}"  # the transfor
 # module) and build.json, which says why nothing was built where the machine cannot build.
 ENGINE_DIR = "results/engines/{machine}/{model}/tensorrt/level{level}_{precision}_bs{batch}"
 TORCH2TRT_DIR = "results/engines/{machine}/{model}/torch2trt/{precision}_bs{batch}"
+# torch.compile's compilation of a compiled variant, made before its cell so that the cell's own
+# compilation finds it in inductor's cache (CACHE_DIR); build.json holds how long it took.
+COMPILE_DIR = "results/engines/{machine}/{model}/{backend}/{variant}/{precision}_bs{batch}"
 CACHE_DIR = "results/cache/{machine}"  # inductor's kernels, ONNX Runtime's TensorRT engines
 TABLE = "results/table.md"
 SUMMARY = "results/summary.json"

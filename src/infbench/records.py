@@ -85,6 +85,7 @@ class ColdStart(Strict):
     prepare_s: float | None = None
     engine_build_s: float | None = None
     quantize_s: float | None = None
+    compile_step_s: float | None = None  # torch.compile's compilation in its own step, whose cache prepare_s reused
     build_s: float | None = None
     first_inference_ms: float | None = None
 

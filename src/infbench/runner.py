@@ -34,6 +34,8 @@ RESIDENT_METHOD = (
     "inputs and outputs stay on the GPU; host clock around the call and a stream synchronize, "
     "and CUDA events around the call on the same stream"
 )
+# What a step of its own made for the cell before it ran, and how long that took: part of its build_s.
+BUILT_BY_A_STEP = ("engine_build_s", "quantize_s", "compile_step_s")
 # Run-time failures that may pass on another attempt (the GPU was busy), rather than the cell's own.
 TRANSIENT_MARKERS = ("out of memory", "outofmemory", "failed to allocate memory")
 
@@ -161,10 +163,10 @@ class Measurement:
             loaded.prepare(batch)
             self.cold["prepare_s"] = round(time.perf_counter() - start, 3)
             self.fields["settings"].update(loaded.details)  # what preparing found
-        for step in ("engine_build_s", "quantize_s"):  # made by a step of its own, once, before the cell
+        for step in BUILT_BY_A_STEP:  # made by a step of its own, once, before the cell
             if step in loaded.details:
                 self.cold[step] = loaded.details[step]
-        parts = [self.cold[k] for k in ("prepare_s", "engine_build_s", "quantize_s") if k in self.cold]
+        parts = [self.cold[k] for k in ("prepare_s", *BUILT_BY_A_STEP) if k in self.cold]
         if parts:
             self.cold["build_s"] = round(sum(parts), 3)
 

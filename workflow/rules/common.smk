@@ -14,6 +14,7 @@ from infbench.hardware import nvidia_gpu_names
 from infbench.layout import (
     CACHE_DIR,
     CARD,
+    COMPILE_DIR,
     ENGINE_DIR,
     EVAL_SET,
     IMAGES,
@@ -34,7 +35,7 @@ from infbench.machines import check_partitions, machines_of, slurm_partitions
 from infbench.modelspec import models_of
 from infbench.ort_transformer import PRECISIONS as ORT_TRANSFORMER_PRECISIONS, model_type as transformer_type
 from infbench.rerun import RerunState, measure_again, repair
-from infbench.variants import OnnxRuntimeOptions
+from infbench.variants import OnnxRuntimeOptions, PyTorchOptions
 from infbench.versions import distribution_warnings, installed_version, installed_versions
 
 BENCH = config["benchmark"]
@@ -247,6 +248,8 @@ def timing_inputs(backend_name):
             files["int8_dir"] = INT8_DIR.format(model=model, recipe=recipe.name)
         if backend.artifact == "pth":
             files["pth"] = WEIGHTS.format(model=model)
+            if compiled_in_a_step(backend, wildcards):
+                files["compile_dir"] = COMPILE_DIR.format(backend=backend.name, variant=wildcards.variant, **cell)
         elif backend.artifact == "onnx":
             files["onnx"] = ONNX.format(model=model)
             files["onnx_info"] = ONNX_INFO.format(model=model)  # says where the export failed
@@ -268,6 +271,27 @@ def timing_inputs(backend_name):
         return files
 
     return inputs
+
+
+def compiled_in_a_step(backend, wildcards):
+    """Whether a cell's torch.compile compilation is made by a compile_torch step first: a float precision of a
+    compiled variant, on a machine that runs the backend (its GPU, for a GPU backend)."""
+    options = backend.variant(wildcards.variant).options
+    return (
+        isinstance(options, PyTorchOptions)
+        and options.compile_mode is not None
+        and options.quantization is None
+        and wildcards.precision not in backend.unsupported
+        and (not backend.is_gpu or machine_has_gpu(wildcards.machine))
+    )
+
+
+def compile_resources():
+    """A compile step's resources: on a cluster, its machine's partition and GPU; here, no claim on the GPU, so that
+    compiling runs beside training (the machine's lock keeps it away from every measurement)."""
+    resources = job_resources(True)
+    resources["gpu"] = lambda wildcards: 0 if MACHINES[wildcards.machine].is_local else int(machine_has_gpu(wildcards.machine))
+    return resources
 
 
 def optimized_transformer(backend, wildcards):
