@@ -13,7 +13,8 @@ SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 def test_shipped_config_is_valid_and_is_the_study_configuration():
     config = validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()), SCHEMA, REPO)
     assert config["model"] == {"architecture": "resnet50", "image_size": 224, "weights": None}
-    assert config["benchmark"]["batch_sizes"] == {"cpu": [1], "cuda": [1]} and config["benchmark"]["precisions"] == ["fp32"]
+    assert config["benchmark"]["batch_sizes"] == {"cpu": [1], "cuda": [1]}
+    assert config["benchmark"]["precisions"] == {"cpu": ["fp32"], "cuda": ["fp32"]}
     assert config["benchmark"]["variants"]["pytorch_cuda"] == ["eager", "channels_last", "compile", "compile_cudagraphs"]
     assert config["machines"] == {}
 
@@ -98,7 +99,7 @@ def test_command_line_strings_become_what_the_schema_asks_for():
     )
     bench = config["benchmark"]
     assert (bench["iterations"], bench["batch_sizes"]["cuda"], bench["threads"], bench["allow_tf32"]) == (500, [1, 8], None, True)
-    assert bench["noisy_cv"] == 0.2 and bench["precisions"] == ["fp16"]
+    assert bench["noisy_cv"] == 0.2 and bench["precisions"] == {"cpu": ["fp16"], "cuda": ["fp16"]}
     assert config["model"]["image_size"] == 64 and config["data"]["path"] is None
 
 
@@ -142,3 +143,22 @@ def test_variants_not_chosen_are_each_backends_defaults():
     assert openvino[0] == "latency" and "throughput" not in openvino  # throughput: asked for only, keeps the default job short
     assert {"int8_nncf", "int8_qdq"} <= set(openvino) and "int8_nncf_accuracy" not in openvino  # minutes: asked for only
     assert "compile_max_autotune" not in config["benchmark"]["variants"]["pytorch_cuda"]  # minutes of autotuning: asked for only
+
+
+def test_precisions_may_differ_per_device_and_each_device_runs_its_own(tmp_path):
+    from conftest import snakemake, write_config
+
+    config = validate_config({"benchmark": {"precisions": {"cpu": ["fp32", "int8"], "cuda": ["fp16"]}}}, SCHEMA)
+    assert config["benchmark"]["precisions"] == {"cpu": ["fp32", "int8"], "cuda": ["fp16"]}
+    with pytest.raises(ConfigError, match="precisions"):
+        validate_config({"benchmark": {"precisions": {"cpu": ["fp32"]}}}, SCHEMA)  # both devices, or one list for both
+    write_config(tmp_path, {"model": {"architecture": "resnet18", "image_size": 32},
+                            "benchmark": {"backends": ["onnxruntime_cpu", "pytorch_cuda"], "batch_sizes": [1],
+                                          "precisions": {"cpu": ["fp32", "int8"], "cuda": ["fp16"]},
+                                          "variants": {"onnxruntime_cpu": ["default", "qdq_u8s8"], "pytorch_cuda": ["eager"]}}})
+    result = snakemake(tmp_path, "-n", "--cores", "1", "results/table.md")
+    assert result.returncode == 0, result.stderr[-2000:]
+    records = sorted(line.split("records/local/resnet18/")[1] for line in result.stdout.splitlines()
+                     if "output: results/records/" in line)
+    assert records == ["onnxruntime_cpu/default/fp32_bs1.json", "onnxruntime_cpu/qdq_u8s8/int8_bs1.json",
+                       "pytorch_cuda/eager/fp16_bs1.json"]

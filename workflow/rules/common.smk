@@ -39,6 +39,8 @@ from infbench.variants import OnnxRuntimeOptions, PyTorchOptions
 from infbench.versions import distribution_warnings, installed_version, installed_versions
 
 BENCH = config["benchmark"]
+# Every precision the run measures on some device, in the configuration's order (the report's headline picks from them).
+RUN_PRECISIONS = list(dict.fromkeys(BENCH["precisions"]["cpu"] + BENCH["precisions"]["cuda"]))
 MACHINES = machines_of(config)
 MODELS = models_of(config)
 if config["machines"]:
@@ -202,7 +204,7 @@ def variant_precisions(backend_name):
     """
     backend = BACKENDS[backend_name]
     chosen = [backend.variant(name) for name in BENCH["variants"][backend_name]]
-    for precision in BENCH["precisions"]:
+    for precision in BENCH["precisions"][backend.device]:
         runs = [v.name for v in chosen if v.runs(precision)]
         yield from ((name, precision) for name in runs or [chosen[0].name])
 

@@ -23,7 +23,7 @@ rule aggregate:
             "timing": config["report"]["timing"],
             "backends": BENCH["backends"],
             "variants": BENCH["variants"],
-            "precisions": BENCH["precisions"],
+            "precisions": RUN_PRECISIONS,
             "batch_sizes": BENCH["batch_sizes"],
             "policy": timing_settings(next(iter(MACHINES)))["measure"],
             "machines": {name: vars(machine) for name, machine in MACHINES.items()},
