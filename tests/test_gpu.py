@@ -208,3 +208,4 @@ def test_training_on_the_gpu_runs_in_mixed_precision(tmp_path):
     assert summary["device"] == "cuda" and summary["history"]["mixed_precision"] == "bf16 autocast"
     assert all(np.isfinite(e["loss"]) for e in summary["history"]["all_epochs"])
     assert next(model.parameters()).dtype == torch.float32  # saved in fp32 whatever it trained in
+    assert torch.backends.cudnn.benchmark is False  # cuDNN's heuristics: its search costs more than it saves here

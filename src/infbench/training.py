@@ -357,7 +357,10 @@ def _start(settings: TrainSettings) -> torch.device:
     torch.manual_seed(settings.seed)
     device = resolve_device(settings.device)
     if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # training speed only; the timing cells set their own flags
+        # cuDNN's heuristics, not its search: searching every convolution's algorithms forward and
+        # backward took ResNet50's first training step 21 s on the H200, more than a few hundred
+        # steps of a faster algorithm give back (the timing cells set their own flags).
+        torch.backends.cudnn.benchmark = False
     return device
 
 
