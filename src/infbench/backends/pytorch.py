@@ -110,7 +110,9 @@ def _quantized_model(torch, request: CellRequest, details: dict):
 
 
 def compiled_in_a_step(request: CellRequest, details: dict) -> None:
-    """What the cell's compile step did (its compilation is in inductor's cache, which prepare then reads)."""
+    """What the cell's compile step did, where it had one (its compilation is in inductor's cache, which prepare reads)."""
+    if "compile_dir" not in request.artifacts:
+        return
     build = read_build(request.artifacts["compile_dir"])
     details["compile_step"] = {key: build[key] for key in ("compile_s", "cache") if key in build}
     details["compile_step_s"] = build["compile_s"]
@@ -146,8 +148,7 @@ class PyTorchRuntime(Runtime):
     def load(self, request: CellRequest) -> Loaded:
         options: PyTorchOptions = request.options
         details: dict = {"variant": request.variant_name, "options": options.described()}
-        if "compile_dir" in request.artifacts:
-            compiled_in_a_step(request, details)
+        compiled_in_a_step(request, details)
         if options.compile_mode:
             details["cache"] = use_cache_dir(request.cache_dir)  # before torch is imported by this cell
         import torch
