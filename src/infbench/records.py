@@ -54,6 +54,7 @@ class Warmup(Strict):
     window_medians_ms: list[float] = []
     stopped_by: str
     seconds: float | None = None  # how long the warm-up took
+    calls_before: int | None = None  # the parity run's calls at the same batch, counted towards its first iterations
 
 
 class TimingBlock(Strict):
