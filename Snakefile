@@ -33,6 +33,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/engines.smk"
+include: "workflow/rules/optimize.smk"
 include: "workflow/rules/benchmark.smk"
 include: "workflow/rules/report.smk"
 

@@ -17,8 +17,8 @@ from infbench.records import SKIPPED, Isolation, Record, error_record, header, n
 from infbench.report.changes import Threshold
 from infbench.scripting import attempt_log, failed_log, held_lock, step
 
-ARTIFACT_ROLES = ("pth", "onnx", "onnx_fp16", "engine_dir", "torch2trt_dir", "int8_dir")
-BUILD_ROLES = ("engine_dir", "torch2trt_dir")
+ARTIFACT_ROLES = ("pth", "onnx", "onnx_fp16", "engine_dir", "torch2trt_dir", "int8_dir", "ort_transformer_dir", "compile_dir")
+BUILD_ROLES = ("engine_dir", "torch2trt_dir", "compile_dir")
 
 
 def tail(path: Path, lines: int = 3) -> str:

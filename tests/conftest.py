@@ -23,8 +23,9 @@ TINY_CONFIG = {
 }
 
 
-def make_artifacts(root: Path, image_size: int, classes: int, n_images: int, fp16: bool = False):
-    """A randomly initialised resnet18's weights, its ONNX export(s), and an evaluation set of real digits."""
+def make_artifacts(root: Path, image_size: int, classes: int, n_images: int, fp16: bool = False,
+                   architecture: str = "resnet18"):
+    """A randomly initialised model's weights (resnet18 unless named), its ONNX export(s), and an evaluation set of real digits."""
     import torch
 
     from infbench.data import write_digits
@@ -33,13 +34,13 @@ def make_artifacts(root: Path, image_size: int, classes: int, n_images: int, fp1
     from infbench.reference import build_eval_set
 
     torch.manual_seed(0)
-    model = build_model("resnet18", classes).eval()
+    model = build_model(architecture, classes, image_size).eval()
     save_state_dict(model, root / "model_weights.pth")
     export_onnx(model, image_size, root / "onnx_model.onnx", opset=18, exporter="dynamo", half=False)
     if fp16:
         export_onnx(model, image_size, root / "onnx_model_fp16.onnx", opset=18, exporter="dynamo", half=True)
     manifest = write_digits(root / "images", image_size, 0.2, 0)
-    card = {"architecture": "resnet18", "num_classes": classes, "image_size": image_size}
+    card = {"architecture": architecture, "num_classes": classes, "image_size": image_size}
     return build_eval_set(manifest, card, str(root / "model_weights.pth"), n_images=n_images, threads=2)
 
 

@@ -1,6 +1,7 @@
 """The CPU backends and the runner, against the real torch and ONNX Runtime."""
 
 import numpy as np
+import psutil
 import pytest
 import torch
 from conftest import make_artifacts
@@ -82,6 +83,22 @@ def test_torch_compile_compiles_before_timing_and_keeps_its_cache(artifacts):
     assert record["cold_start"]["build_s"] == record["cold_start"]["prepare_s"] > 0
     assert record["cold_start"]["prepare_s"] * 1000 > 10 * record["timing"]["end_to_end"]["host_ms"]["p50"]
     assert any((artifacts / "cache" / "inductor").rglob("*"))
+    # Inductor's compile workers (a CPU compilation needs none) are stopped before anything is timed.
+    assert record["settings"]["compile_workers"]["running_after_shutdown"] == 0
+    assert psutil.Process().children(recursive=True) == []
+
+
+def test_inductors_compile_workers_are_stopped_and_waited_for():
+    from torch._inductor.async_compile import AsyncCompile
+
+    from infbench.backends.pytorch import stop_compile_workers
+
+    # The pool torch.compile starts for Triton kernels on a GPU: a sidecar process and its workers, here really running.
+    assert AsyncCompile.process_pool().submit(AsyncCompile._get_ready).result(timeout=300) == "ready"
+    started = psutil.Process().children(recursive=True)
+    assert len(started) >= 2
+    assert stop_compile_workers() == {"processes": len(started), "running_after_shutdown": 0}
+    assert psutil.Process().children(recursive=True) == [] and not any(p.is_running() for p in started)
 
 
 def test_a_variant_that_fails_at_run_time_is_that_cells_error(artifacts, monkeypatch):

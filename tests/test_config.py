@@ -14,7 +14,8 @@ SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 def test_shipped_config_is_valid_and_is_the_study_configuration():
     config = validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()), SCHEMA, REPO)
     assert config["model"] == {"architecture": "resnet50", "image_size": 224, "weights": None}
-    assert config["benchmark"]["batch_sizes"] == {"cpu": [1], "cuda": [1]} and config["benchmark"]["precisions"] == ["fp32"]
+    assert config["benchmark"]["batch_sizes"] == {"cpu": [1], "cuda": [1]}
+    assert config["benchmark"]["precisions"] == {"cpu": ["fp32"], "cuda": ["fp32"]}
     assert config["benchmark"]["variants"]["pytorch_cuda"] == ["eager", "channels_last", "compile", "compile_cudagraphs"]
     assert config["machines"] == {}
 
@@ -24,7 +25,8 @@ def test_empty_config_gets_every_default():
     assert config["benchmark"]["iterations"] == 100
     assert config["benchmark"]["warmup"]["mode"] == "adaptive"
     assert config["parity"]["images"] == 256
-    assert set(config["parity"]["tolerances"]["fp16"]) == {"max_rel_diff", "min_cosine", "min_top1_agreement", "min_accuracy_ratio"}
+    assert set(config["parity"]["tolerances"]["fp16"]) == {"max_rel_diff", "min_cosine", "min_top1_agreement", "min_accuracy_ratio",
+                                                          "decisive_margin"}
     assert config["train"]["trainable"] == "auto" and config["train"]["residual_scale"] == 0.3
     assert len(config["benchmark"]["backends"]) == 8 and "openvino" in config["benchmark"]["backends"]
 
@@ -33,6 +35,7 @@ def test_one_tolerance_can_be_overridden_alone():
     config = validate_config({"parity": {"tolerances": {"fp32": {"max_rel_diff": 0.01}}}}, SCHEMA)
     assert config["parity"]["tolerances"]["fp32"] == {
         "max_rel_diff": 0.01, "min_cosine": 0.99999, "min_top1_agreement": 1.0, "min_accuracy_ratio": 0.99,
+        "decisive_margin": None,  # twice the bound, whatever the bound
     }
 
 
@@ -97,7 +100,7 @@ def test_command_line_strings_become_what_the_schema_asks_for():
     )
     bench = config["benchmark"]
     assert (bench["iterations"], bench["batch_sizes"]["cuda"], bench["threads"], bench["allow_tf32"]) == (500, [1, 8], None, True)
-    assert bench["noisy_cv"] == 0.2 and bench["precisions"] == ["fp16"]
+    assert bench["noisy_cv"] == 0.2 and bench["precisions"] == {"cpu": ["fp16"], "cuda": ["fp16"]}
     assert config["model"]["image_size"] == 64 and config["data"]["path"] is None
 
 
@@ -178,3 +181,22 @@ def test_a_name_is_made_of_an_awkward_file_name_where_one_can_be(onnx, name, tmp
     (tmp_path / onnx).write_bytes(b"")
     config = validate_config({"models": [{"onnx": onnx}]}, SCHEMA, tmp_path)
     assert list(models_of(config)) == [name] and re.fullmatch(WILDCARD_CONSTRAINTS["model"], name)
+
+
+def test_precisions_may_differ_per_device_and_each_device_runs_its_own(tmp_path):
+    from conftest import snakemake, write_config
+
+    config = validate_config({"benchmark": {"precisions": {"cpu": ["fp32", "int8"], "cuda": ["fp16"]}}}, SCHEMA)
+    assert config["benchmark"]["precisions"] == {"cpu": ["fp32", "int8"], "cuda": ["fp16"]}
+    with pytest.raises(ConfigError, match="precisions"):
+        validate_config({"benchmark": {"precisions": {"cpu": ["fp32"]}}}, SCHEMA)  # both devices, or one list for both
+    write_config(tmp_path, {"model": {"architecture": "resnet18", "image_size": 32},
+                            "benchmark": {"backends": ["onnxruntime_cpu", "pytorch_cuda"], "batch_sizes": [1],
+                                          "precisions": {"cpu": ["fp32", "int8"], "cuda": ["fp16"]},
+                                          "variants": {"onnxruntime_cpu": ["default", "qdq_u8s8"], "pytorch_cuda": ["eager"]}}})
+    result = snakemake(tmp_path, "-n", "--cores", "1", "results/table.md")
+    assert result.returncode == 0, result.stderr[-2000:]
+    records = sorted(line.split("records/local/resnet18/")[1] for line in result.stdout.splitlines()
+                     if "output: results/records/" in line)
+    assert records == ["onnxruntime_cpu/default/fp32_bs1.json", "onnxruntime_cpu/qdq_u8s8/int8_bs1.json",
+                       "pytorch_cuda/eager/fp16_bs1.json"]

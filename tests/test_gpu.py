@@ -125,3 +125,87 @@ def test_event_timer_measures_device_work():
     elapsed = timer.elapsed_ms()
     assert elapsed[0] < elapsed[1] < elapsed[2]
     assert np.all(np.array(elapsed) > 0)
+
+
+def test_compiled_cells_stop_inductors_compile_workers_before_timing(artifacts):
+    import psutil
+
+    record = _run("pytorch_cuda", artifacts, "fp16", 1, "compile_cudagraphs")
+    _check_gpu_record(record)
+    workers = record["settings"]["compile_workers"]
+    assert workers["processes"] > 0 and workers["running_after_shutdown"] == 0  # Triton's compile pool, stopped
+    assert psutil.Process().children(recursive=True) == []
+    assert record["cold_start"]["device_init_s"] > 0 and record["gpu"]["nvidia_smi_at_start"]["clocks_sm"]
+
+
+@pytest.fixture(scope="module")
+def vit(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gpu-vit")
+    return root, make_artifacts(root, 32, CLASSES, n_images=16, fp16=True, architecture="vit_b_16")
+
+
+def _vit_cell(vit, backend, variant, precision="fp16", batch=4, files=None):
+    root, eval_set = vit
+    files = files or {"onnx": str(root / "onnx_model.onnx"), "onnx_fp16": str(root / "onnx_model_fp16.onnx")}
+    request = CellRequest(backend, precision, batch, files, "vit_b_16", CLASSES, 32, threads=4, variant=variant)
+    # A random ViT's logits are close together: judged on direction and decisive answers, as the workflow judges fp16.
+    return run_cell(request, eval_set, 20, WARMUP, Tolerance(0.2, 0.99, 0.9, 0.0, 0.2), 0.5).dump()
+
+
+@pytest.mark.parametrize("batch", [1, 8])
+def test_a_vit_export_is_captured_as_a_cuda_graph_with_its_batch_fixed(vit, batch):
+    ort = pytest.importorskip("onnxruntime")
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        pytest.skip("onnxruntime has no CUDA provider here")
+    record = _vit_cell(vit, BACKENDS["onnxruntime_cuda"], "nhwc_cuda_graph", batch=batch)
+    _check_gpu_record(record)
+    assert record["settings"]["fixed_shape"].startswith(f"free dimension override batch = {batch}")
+    assert record["settings"]["cuda_graph"] is True
+
+
+def test_a_dynamic_vit_graph_is_captured_or_skipped_naming_the_nodes_left_off_the_device(vit):
+    import dataclasses
+
+    from infbench.variants import OnnxRuntimeOptions, Variant
+
+    ort = pytest.importorskip("onnxruntime")
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        pytest.skip("onnxruntime has no CUDA provider here")
+    dynamic = Variant(name="cuda_graph", label="dynamic", description="a graph without the batch fixed",
+                      options=OnnxRuntimeOptions(cuda_graph=True))
+    backend = dataclasses.replace(BACKENDS["onnxruntime_cuda"], variants=(dynamic,))
+    record = _vit_cell(vit, backend, "cuda_graph")
+    assert record["status"] in ("ok", "skipped"), record["reason"]  # never an error
+    if record["status"] == "skipped":
+        assert record["reason"].startswith("no CUDA graph for this model: ONNX Runtime left"), record["reason"]
+        assert "CPUExecutionProvider" in record["reason"] or "copies between host and device: Memcpy" in record["reason"]
+
+
+def test_the_transformer_optimizers_model_runs_on_the_cuda_provider_with_a_graph(vit, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        pytest.skip("onnxruntime has no CUDA provider here")
+    from infbench.artifacts import write_json
+    from infbench.ort_transformer import RECORD, optimize
+
+    root, _ = vit
+    write_json(tmp_path / RECORD, optimize(str(root / "onnx_model.onnx"), tmp_path, "vit_b_16", "fp16"))
+    files = {"onnx": str(root / "onnx_model.onnx"), "ort_transformer_dir": str(tmp_path)}
+    for variant in ("transformer", "transformer_cuda_graph"):
+        record = _vit_cell(vit, BACKENDS["onnxruntime_cuda"], variant, files=files)
+        _check_gpu_record(record)
+        assert record["settings"]["transformer_optimizer"]["fused_operators"]["SkipLayerNormalization"] >= 12
+
+
+def test_training_on_the_gpu_runs_in_mixed_precision(tmp_path):
+    from infbench.data import write_digits
+    from infbench.training import AllSettings, HeadSettings, TrainSettings, train
+
+    manifest = write_digits(tmp_path, 32, 0.2, 0)
+    settings = TrainSettings("resnet18", 32, "all", 32, 64, "cuda", 0, 4, HeadSettings(64, 5, 0.01, 0.1),
+                             AllSettings(256, 2, 0.02, 64))
+    model, summary = train(manifest, settings)
+    assert summary["device"] == "cuda" and summary["history"]["mixed_precision"] == "bf16 autocast"
+    assert all(np.isfinite(e["loss"]) for e in summary["history"]["all_epochs"])
+    assert next(model.parameters()).dtype == torch.float32  # saved in fp32 whatever it trained in
+    assert torch.backends.cudnn.benchmark is False  # cuDNN's heuristics: its search costs more than it saves here

@@ -170,3 +170,15 @@ def test_bare_loop_mean():
     mean = bare_loop_mean_ms(step, 4)
     assert count[0] == 4
     assert mean >= 1.0
+
+
+def test_adaptive_warmup_counts_the_calls_just_made_towards_its_first_iterations():
+    # A cell's parity run has just called the same work 16 times: the warm-up goes straight to its windows.
+    clock = FakeClock()
+    step, count = clock.step(lambda n: 1000.0)  # 1 s a call, a CPU at batch 16
+    policy = WarmupPolicy(mode="adaptive", iterations=10, window=5, tolerance=0.05)
+    report = warm_up(step, policy, clock=clock, calls_before=16)
+    assert report.settled and report.iterations == count[0] == 10 and report.calls_before == 16  # two windows, no more
+    assert warm_up(step, policy, clock=clock).iterations == 20  # without them: 10 blind calls first
+    fixed = warm_up(step, WarmupPolicy(mode="fixed", iterations=7), clock=clock, calls_before=16)
+    assert fixed.iterations == 7 and fixed.calls_before == 0  # fixed means exactly that many, whatever came before

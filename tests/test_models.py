@@ -60,6 +60,19 @@ def test_both_exporters_take_a_transformer_and_a_depthwise_model_at_every_batch_
     eval_set = {"images": images, "reference": _reference(model, images), "labels": np.zeros(6, dtype=np.int64)}
     result = check_with_onnxruntime(str(tmp_path / "m.onnx"), eval_set, FP32, 2, batch_sizes=(1, 4))
     assert result["passed"] and result["batch_sizes"] == {"1": "passed", "4": "passed"}
+    assert result["batch_size_images"] == {"1": 6, "4": 6}  # two batches or 16 images at each size, at most all 6
+
+
+def test_the_export_check_runs_a_few_batches_of_each_size_after_all_images_at_once(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("resnet18", 10, 32).eval()
+    images = np.random.default_rng(0).standard_normal((64, 3, 32, 32)).astype(np.float32)
+    export_onnx(model, 32, tmp_path / "m.onnx", opset=18, exporter="dynamo", half=False)
+    eval_set = {"images": images, "reference": _reference(model, images), "labels": np.zeros(64, dtype=np.int64)}
+    result = check_with_onnxruntime(str(tmp_path / "m.onnx"), eval_set, FP32, 2, batch_sizes=(1, 16, 256))
+    assert result["images"] == 64 and result["passed"]  # every image, in one batch
+    assert result["batch_size_images"] == {"1": 16, "16": 32, "256": 64}  # each ONNX cell runs all of them at its batch
+    assert result["batch_sizes"] == {"1": "passed", "16": "passed", "256": "passed"}
 
 
 def test_weights_as_given_keep_their_classifier(tmp_path):

@@ -49,6 +49,18 @@ def test_every_layer_learns_from_a_fresh_classifier(digits):
     assert summary["val_top1"] > 0.7
     # Started from PyTorch's initialisation, the classifier's weights stay small (fp16 keeps its answers).
     assert float(model.fc.weight.detach().abs().max()) < 1.0
+    assert summary["history"]["mixed_precision"] == "none (fp32)"  # the CPU trains in fp32 as ever; a GPU in autocast
+
+
+def test_a_gpu_trains_in_mixed_precision_and_the_cpu_in_fp32():
+    from infbench.training import mixed_precision
+
+    cpu = mixed_precision(torch.device("cpu"))
+    assert cpu.name == "none (fp32)" and cpu.scaler is None
+    with cpu.autocast():
+        assert torch.get_autocast_dtype("cpu") and not torch.is_autocast_enabled("cpu")
+    if torch.cuda.is_available():  # the H200: bf16 (tests/test_gpu.py trains there)
+        assert mixed_precision(torch.device("cuda")).name == "bf16 autocast"
 
 
 def test_starting_weights_of_the_same_architecture_load_and_their_classifier_is_replaced(tmp_path):

@@ -77,7 +77,8 @@ LIBRARIES: dict[str, Library] = {
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 # Precisions that trade accuracy for speed by design: a cell that fails the parity gate on finite
 # outputs is still timed, and shown as a failure with its figures, never in the fastest table.
-QUANTIZED = ("int8",)
+REDUCED = ("fp16", "bf16", "int8")
+QUANTIZED = ("int8",)  # whose top-1 accuracy the fastest table shows beside its time
 DEVICES = ("cpu", "cuda")
 
 # Why a backend never runs a precision, on any machine (a skipped cell's reason).
@@ -228,6 +229,11 @@ COMPILE_MAX_AUTOTUNE_CUDA = Variant(
     options=PyTorchOptions(channels_last=True, compile_mode="max-autotune", cudnn_benchmark=True, cuda_graph=True),
     runs_by_default=False,
 )
+TRANSFORMER_OPTIMIZER = Variant(
+    name="transformer", label="transformer optimizer",
+    description="onnxruntime.transformers' optimizer: attention, LayerNorm and GELU fused (vision transformers only)",
+    options=OnnxRuntimeOptions(transformer_optimizer=True), runs_by_default=False,
+)
 ORT_CUDA_VARIANTS = (
     Variant(name="default", label="CUDA provider",
             description="CUDA execution provider, NCHW, cuDNN convolution search EXHAUSTIVE", options=OnnxRuntimeOptions()),
@@ -235,9 +241,15 @@ ORT_CUDA_VARIANTS = (
             description="prefer_nhwc: convolutions in NHWC (faster in fp16 on tensor cores)",
             options=OnnxRuntimeOptions(nhwc=True)),
     Variant(name="cuda_graph", label="CUDA provider + CUDA graph",
-            description="enable_cuda_graph with IO binding of fixed device buffers", options=OnnxRuntimeOptions(cuda_graph=True)),
+            description="enable_cuda_graph with IO binding of fixed device buffers, the batch axis fixed to the cell's",
+            options=OnnxRuntimeOptions(cuda_graph=True, fixed_shape=True)),
     Variant(name="nhwc_cuda_graph", label="CUDA provider, NHWC + CUDA graph",
-            description="prefer_nhwc and enable_cuda_graph together", options=OnnxRuntimeOptions(nhwc=True, cuda_graph=True)),
+            description="prefer_nhwc and enable_cuda_graph together, the batch axis fixed to the cell's",
+            options=OnnxRuntimeOptions(nhwc=True, cuda_graph=True, fixed_shape=True)),
+    TRANSFORMER_OPTIMIZER,
+    Variant(name="transformer_cuda_graph", label="CUDA provider, transformer optimizer + CUDA graph",
+            description="the transformer optimizer's model replayed as a CUDA graph, the batch axis fixed to the cell's",
+            options=OnnxRuntimeOptions(transformer_optimizer=True, cuda_graph=True, fixed_shape=True), runs_by_default=False),
 )
 PYTORCH_LIBRARIES = ("torch", "torchvision", "numpy")
 
@@ -273,6 +285,10 @@ BACKENDS: dict[str, Backend] = {
             variants=(
                 Variant(name="default", label="CPU provider", description="CPU execution provider, all graph optimisations",
                         options=OnnxRuntimeOptions()),
+                Variant(name="fixed_shape", label="CPU provider, fixed shape",
+                        description="the batch axis fixed to the cell's (free dimension override): shape arithmetic folded away",
+                        options=OnnxRuntimeOptions(fixed_shape=True), runs_by_default=False),
+                TRANSFORMER_OPTIMIZER,
                 int8_variant("qdq_u8s8", "qdq_u8s8", OnnxRuntimeOptions),
                 int8_variant("qdq_s8s8", "qdq_s8s8", OnnxRuntimeOptions),
                 int8_variant("qdq_u8s8_ends_fp32", "qdq_u8s8_ends_fp32", OnnxRuntimeOptions),

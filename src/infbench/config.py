@@ -127,10 +127,12 @@ def validate_config(config: dict[str, Any], schema_path: str | Path, workdir: st
 
 
 def _normalise(config: dict[str, Any]) -> dict[str, Any]:
-    """The forms the rules read: batch sizes per device, and the default variants of backends the config names none for."""
+    """The forms the rules read: batch sizes and precisions per device, and the default variants of backends the config
+    names none for."""
     bench = config["benchmark"]
-    if isinstance(bench["batch_sizes"], list):
-        bench["batch_sizes"] = {device: list(bench["batch_sizes"]) for device in DEVICES}
+    for key in ("batch_sizes", "precisions"):
+        if isinstance(bench[key], list):
+            bench[key] = {device: list(bench[key]) for device in DEVICES}
     for backend in bench["backends"]:
         bench["variants"].setdefault(backend, BACKENDS[backend].variants_by_default)
     return config

@@ -84,15 +84,19 @@ def _session(onnx_path: str, threads: int):
         raise ArtifactError(f"{onnx_path}: ONNX Runtime cannot load it ({first_line(exc)})") from exc
 
 
+BATCH_CHECK_IMAGES = 16  # images run at each batch size the cells use (two batches where the batch is larger)
+
+
 def check_with_onnxruntime(onnx_path: str, eval_set: dict[str, np.ndarray], tolerance: Tolerance, threads: int,
                            batch_sizes: tuple[int, ...] = (), fixed_batch: int | None = None) -> dict:
     """Run the ONNX model with ONNX Runtime's CPU provider and compare it with the PyTorch reference.
 
     All held-out images in one batch (in batches of `fixed_batch`, where the model fixes its batch
-    size), then in batches of each size in `batch_sizes`: the batch axis is dynamic in every size the
-    cells use. Outputs that differ fail the check; a batch size at which ONNX Runtime cannot run the
-    model is recorded (its cells will say the same, with the library's own message), and so is one
-    that a fixed batch size rules out (its cells are skipped with that reason).
+    size), then two batches (at least BATCH_CHECK_IMAGES images) of each size in `batch_sizes`: the
+    batch axis is dynamic in every size the cells use (each ONNX cell then runs every held-out image at
+    its own batch size). Outputs that differ fail the check; a batch size at which ONNX Runtime cannot
+    run the model is recorded (its cells will say the same, with the library's own message), and so is
+    one that a fixed batch size rules out (its cells are skipped with that reason).
     """
     import onnxruntime as ort
 
@@ -107,17 +111,19 @@ def check_with_onnxruntime(onnx_path: str, eval_set: dict[str, np.ndarray], tole
     outputs = run(eval_set["images"]) if fixed_batch is None else outputs_over(run, eval_set["images"], fixed_batch)
     result = compare(outputs, eval_set["reference"], eval_set["labels"], tolerance)
     result["onnxruntime"] = ort.__version__
-    result["batch_sizes"] = {}
+    result["batch_sizes"], result["batch_size_images"] = {}, {}
     for batch in batch_sizes:
         if reason := batch_ruled_out(fixed_batch, batch, onnx_path):
             result["batch_sizes"][str(batch)] = f"not checked: {reason}"
             continue
+        n = max(2 * batch, BATCH_CHECK_IMAGES)
+        result["batch_size_images"][str(batch)] = min(n, len(eval_set["images"]))
         try:
-            batched = outputs_over(run, eval_set["images"], batch)
+            batched = outputs_over(run, eval_set["images"][:n], batch)
         except Exception as exc:
             result["batch_sizes"][str(batch)] = f"ONNX Runtime cannot run it: {type(exc).__name__}: {first_line(exc)}"
             continue
-        check = compare(batched, eval_set["reference"], eval_set["labels"], tolerance)
+        check = compare(batched, eval_set["reference"][:n], eval_set["labels"][:n], tolerance)
         result["batch_sizes"][str(batch)] = "passed" if check["passed"] else "; ".join(check["failures"])
         if not check["passed"]:
             result["passed"] = False

@@ -84,6 +84,8 @@ class WarmupReport:
     settled: bool  # fixed mode: True; adaptive: whether two successive windows agreed
     window_medians_ms: list[float] = field(default_factory=list)
     stopped_by: str = "iterations"  # or "settled", "max_iterations", "max_time"
+    seconds: float = 0.0  # how long the warm-up took, calls and loop together
+    calls_before: int = 0  # calls of the same batch made just before (the parity run), counted towards `iterations`
 
 
 @dataclass(frozen=True)
@@ -182,9 +184,24 @@ def time_steps(
     return TimedRun(host, device_timer.elapsed_ms() if device_timer is not None else None, stopped_by)
 
 
-def warm_up(step: Step, policy: WarmupPolicy, sync: Callable[[], None] | None = None, clock: Clock = time.perf_counter_ns) -> WarmupReport:
-    """Run the step until timings are steady (adaptive) or a fixed number of times, within max_time_s."""
+def warm_up(step: Step, policy: WarmupPolicy, sync: Callable[[], None] | None = None, clock: Clock = time.perf_counter_ns,
+            calls_before: int = 0) -> WarmupReport:
+    """Run the step until timings are steady (adaptive) or a fixed number of times, within max_time_s.
+
+    Adaptive: `calls_before` calls of the same work just made (a cell's parity run, at its batch size)
+    count towards the first `iterations`, so that a slow cell does not repeat them blind; its windows
+    must still settle. Fixed: exactly `iterations` calls, whatever came before.
+    """
+    start = clock()
+    report = _warm_up_calls(step, policy, sync, clock, calls_before if policy.mode == "adaptive" else 0)
+    report.seconds = round((clock() - start) / NS_PER_S, 4)
+    return report
+
+
+def _warm_up_calls(step: Step, policy: WarmupPolicy, sync: Callable[[], None] | None, clock: Clock,
+                   calls_before: int) -> WarmupReport:
     max_time_s = policy.max_time_s
+    first_calls = max(policy.iterations - calls_before, 0)
 
     def run(n: int, spent_s: float) -> TimedRun:
         left = None if max_time_s is None else max(max_time_s - spent_s, 0.0)
@@ -192,24 +209,24 @@ def warm_up(step: Step, policy: WarmupPolicy, sync: Callable[[], None] | None = 
 
     spent = 0.0
     done = 0
-    if policy.iterations:
-        first = run(policy.iterations, 0.0)
+    if first_calls:
+        first = run(first_calls, 0.0)
         spent, done = first.seconds, len(first.host_ms)
-        if first.stopped_by == "max_time" and done < policy.iterations:
-            return WarmupReport(policy.mode, done, False, stopped_by="max_time")
+        if first.stopped_by == "max_time" and done < first_calls:
+            return WarmupReport(policy.mode, done, False, stopped_by="max_time", calls_before=calls_before)
     if policy.mode == "fixed":
         return WarmupReport("fixed", done, True)
     medians: list[float] = []
     while done < policy.max_iterations:
         if max_time_s is not None and spent >= max_time_s:
-            return WarmupReport("adaptive", done, False, medians, "max_time")
+            return WarmupReport("adaptive", done, False, medians, "max_time", calls_before=calls_before)
         window = run(min(policy.window, policy.max_iterations - done), spent)
         medians.append(statistics.median(window.host_ms))
         spent += window.seconds
         done += len(window.host_ms)
         if len(medians) >= 2 and abs(medians[-1] - medians[-2]) <= policy.tolerance * medians[-2]:
-            return WarmupReport("adaptive", done, True, medians, "settled")
-    return WarmupReport("adaptive", done, False, medians, "max_iterations")
+            return WarmupReport("adaptive", done, True, medians, "settled", calls_before=calls_before)
+    return WarmupReport("adaptive", done, False, medians, "max_iterations", calls_before=calls_before)
 
 
 def bare_loop_mean_ms(step: Step, iterations: int, sync: Callable[[], None] | None = None) -> float:

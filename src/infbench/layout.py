@@ -19,6 +19,7 @@ ONNX_CHECK = MODEL_DIR + "/onnx_check.json"
 EVAL_SET = "results/reference/{model}/eval_set.npz"
 INT8_DIR = MODEL_DIR + "/int8/{recipe}"  # a quantization recipe's model and quantization.json
 QUANTIZATION_RECORD = "quantization.json"  # in every recipe's folder: what was made, how, in how long
+ORT_TRANSFORMER_DIR = MODEL_DIR + "/ort_transformer/{precision}"  # the transformer optimizer's model and optimization.json
 # Builds are specific to a machine's GPU and libraries: one folder each, holding the engine (or
 # module) and build.json, which says why nothing was built where the machine cannot build.
 ENGINE_DIR = "results/engines/{machine}/{model}/tensorrt/level{level}_{precision}_bs{batch}"
@@ -29,6 +30,11 @@ CONTENTS = "{folder}.contents.json"
 INT8_CONTENTS = CONTENTS.format(folder=INT8_DIR)
 ENGINE_CONTENTS = CONTENTS.format(folder=ENGINE_DIR)
 TORCH2TRT_CONTENTS = CONTENTS.format(folder=TORCH2TRT_DIR)
+# torch.compile's compilation of a compiled variant, made before its cell so that the cell's own
+# compilation finds it in inductor's cache (CACHE_DIR); build.json holds how long it took.
+COMPILE_DIR = "results/engines/{machine}/{model}/{backend}/{variant}/{precision}_bs{batch}"
+ORT_TRANSFORMER_CONTENTS = CONTENTS.format(folder=ORT_TRANSFORMER_DIR)
+COMPILE_CONTENTS = CONTENTS.format(folder=COMPILE_DIR)
 CACHE_DIR = "results/cache/{machine}"  # inductor's kernels, ONNX Runtime's TensorRT engines
 TABLE = "results/table.md"
 SUMMARY = "results/summary.json"

@@ -53,6 +53,8 @@ class Warmup(Strict):
     settled: bool
     window_medians_ms: list[float] = []
     stopped_by: str
+    seconds: float | None = None  # how long the warm-up took
+    calls_before: int | None = None  # the parity run's calls at the same batch, counted towards its first iterations
 
 
 class TimingBlock(Strict):
@@ -78,11 +80,13 @@ class Timing(Strict):
 
 
 class ColdStart(Strict):
+    device_init_s: float | None = None  # torch and a CUDA context, on a GPU
     import_s: float | None = None
     load_s: float | None = None
     prepare_s: float | None = None
     engine_build_s: float | None = None
     quantize_s: float | None = None
+    compile_step_s: float | None = None  # torch.compile's compilation in its own step, whose cache prepare_s reused
     build_s: float | None = None
     first_inference_ms: float | None = None
 
@@ -104,6 +108,7 @@ class Parity(Strict):
     top1_accuracy: float | None = None
     reference_top1_accuracy: float | None = None
     accuracy_ratio: float | None = None
+    seconds: float | None = None  # how long running the images took
 
 
 class Memory(Strict):

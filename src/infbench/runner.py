@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
 import resource
 import time
 import traceback
@@ -18,7 +19,7 @@ import numpy as np
 
 from infbench.backends import implementation
 from infbench.backends.base import CellRequest, Loaded, Runtime, captured_stderr
-from infbench.catalog import LIBRARIES, QUANTIZED
+from infbench.catalog import LIBRARIES, REDUCED
 from infbench.envinfo import host
 from infbench.errors import ArtifactError, BackendUnavailable, first_line
 from infbench.harness import MeasurePolicy, WarmupPolicy, time_steps, warm_up
@@ -34,6 +35,8 @@ RESIDENT_METHOD = (
     "inputs and outputs stay on the GPU; host clock around the call and a stream synchronize, "
     "and CUDA events around the call on the same stream"
 )
+# What a step of its own made for the cell before it ran, and how long that took: part of its build_s.
+BUILT_BY_A_STEP = ("engine_build_s", "quantize_s", "compile_step_s")
 # Run-time failures that may pass on another attempt (the GPU was busy), rather than the cell's own.
 TRANSIENT_MARKERS = ("out of memory", "outofmemory", "failed to allocate memory")
 
@@ -90,7 +93,9 @@ class Measurement:
         self.fields: dict = {"settings": {"threads": request.threads, "allow_tf32": request.allow_tf32}}
         self.cold: dict = {}
         self.memory = None  # device memory, on a GPU
-        self.below_gate: str | None = None  # a quantized cell's parity failure: timed all the same
+        self.gpu_at_start: dict | None = None  # what nvidia-smi said before the cell began
+        self.parity_calls = 0  # calls the parity run made at the cell's batch: warm-up counts them
+        self.below_gate: str | None = None  # a reduced precision's parity failure: timed all the same
 
     def run(self) -> None:
         """Every phase in order; raises Mismatch, BackendUnavailable, ArtifactError or the backend's own error."""
@@ -117,18 +122,26 @@ class Measurement:
     def _start_process(self) -> float:
         """GPU set-up, then the backend's libraries imported before the load is timed (load time is the model's)."""
         if self.request.backend.is_gpu:
-            from infbench.backends import cuda
-
-            if not self.request.allow_tf32 and self.request.backend.tf32_override:
-                cuda.disable_tf32_everywhere()  # before CUDA starts, so that the library sees it
-            cuda.require_cuda()
-            self.memory = cuda.DeviceMemory()
+            self._start_gpu()
         start = time.perf_counter()
         for library in self.request.backend.libraries:
             if installed_version(library):  # ONNX Runtime's TensorRT provider runs without the tensorrt module
                 importlib.import_module(LIBRARIES[library].module)
         self.cold["import_s"] = round(time.perf_counter() - start, 4)
         return _rss_mb()
+
+    def _start_gpu(self) -> None:
+        """torch and a CUDA context, before anything is loaded; what the GPU was doing when the cell began."""
+        from infbench.backends import cuda
+        from infbench.envinfo import nvidia_smi
+
+        self.gpu_at_start = nvidia_smi()  # its temperature and clocks as the job found it (after training, say)
+        start = time.perf_counter()
+        if not self.request.allow_tf32 and self.request.backend.tf32_override:
+            cuda.disable_tf32_everywhere()  # before CUDA starts, so that the library sees it
+        cuda.require_cuda()
+        self.memory = cuda.DeviceMemory()
+        self.cold["device_init_s"] = round(time.perf_counter() - start, 4)
 
     def _load(self) -> Loaded:
         start = time.perf_counter()
@@ -151,10 +164,11 @@ class Measurement:
             start = time.perf_counter()
             loaded.prepare(batch)
             self.cold["prepare_s"] = round(time.perf_counter() - start, 3)
-        for step in ("engine_build_s", "quantize_s"):  # made by a step of its own, once, before the cell
+            self.fields["settings"].update(loaded.details)  # what preparing found
+        for step in BUILT_BY_A_STEP:  # made by a step of its own, once, before the cell
             if step in loaded.details:
                 self.cold[step] = loaded.details[step]
-        parts = [self.cold[k] for k in ("prepare_s", "engine_build_s", "quantize_s") if k in self.cold]
+        parts = [self.cold[k] for k in ("prepare_s", *BUILT_BY_A_STEP) if k in self.cold]
         if parts:
             self.cold["build_s"] = round(sum(parts), 3)
 
@@ -162,21 +176,27 @@ class Measurement:
         start = time.perf_counter()
         output = loaded.infer(batch)
         self.cold["first_inference_ms"] = round((time.perf_counter() - start) * 1000, 3)
+        if loaded.check_first_inference is not None:
+            loaded.check_first_inference()
+            self.fields["settings"].update(loaded.details)
         build = f", build {self.cold['build_s']:.1f} s" if "build_s" in self.cold else ""
         log.info("loaded in %.2f s, first inference %.1f ms%s", self.cold["load_s"], self.cold["first_inference_ms"], build)
         return output
 
     def _check_parity(self, loaded: Loaded) -> None:
         images = self.eval_set["images"].astype(loaded.input_dtype)
+        start = time.perf_counter()
         outputs = outputs_over(loaded.infer, images, self.request.batch_size)
-        parity = compare(outputs, self.eval_set["reference"], self.eval_set["labels"], self.policy.tolerance)
+        self.parity_calls = math.ceil(len(images) / self.request.batch_size)
+        seconds = round(time.perf_counter() - start, 3)
+        parity = compare(outputs, self.eval_set["reference"], self.eval_set["labels"], self.policy.tolerance) | {"seconds": seconds}
         self.fields["parity"] = Parity(**parity)
         if not parity["passed"]:
             failures = list(parity["failures"])
             if self.request.precision == "fp16" and (note := fp16_range_note(self.eval_set)):
                 failures.append(note)
             reason = f"outputs differ from the {reference_by(self.eval_set)} reference: " + "; ".join(failures)
-            if self.request.precision not in QUANTIZED or not parity.get("finite", True):
+            if self.request.precision not in REDUCED or not parity.get("finite", True):
                 raise Mismatch(reason)
             self.below_gate = reason + f" (timed all the same: {self.request.precision} trades accuracy for speed)"
             log.warning("below the gate: %s", self.below_gate)
@@ -190,7 +210,7 @@ class Measurement:
     def _time_end_to_end(self, loaded: Loaded, batch: np.ndarray) -> dict:
         timing: dict = {"policy": asdict(self.policy.measure), "methods": {"end_to_end": END_TO_END_METHOD}}
         step = loaded.make_step(batch) if loaded.make_step else (lambda: loaded.infer(batch))
-        report = warm_up(step, self.policy.warmup)
+        report = warm_up(step, self.policy.warmup, calls_before=self.parity_calls)
         run = time_steps(step, self.policy.measure)
         block = timing_block(run, report, self.request.batch_size * loaded.batches_per_step, self.policy.noisy_cv)
         timing["end_to_end"] = block
@@ -208,7 +228,7 @@ class Measurement:
         run = time_steps(resident.step, self.policy.measure, sync=resident.sync, device_timer=resident.timer())
         # The device-resident path must compute what the end-to-end call computed.
         diff = relative_diff(resident.output(), first_output)
-        if diff > self.policy.tolerance.max_rel_diff:
+        if diff > self.policy.tolerance.rounding_bound:
             raise Mismatch(f"device-resident output differs from the end-to-end output (max relative diff {diff:.3g})")
         block = timing_block(run, report, self.request.batch_size * loaded.batches_per_step, self.policy.noisy_cv)
         timing["device_resident"] = block
@@ -222,7 +242,8 @@ class Measurement:
             from infbench.backends import cuda
 
             memory.update(self.memory.report())
-            self.fields["gpu"] = cuda.gpu_description()
+            at_start = {"nvidia_smi_at_start": self.gpu_at_start} if self.gpu_at_start else {}
+            self.fields["gpu"] = cuda.gpu_description() | at_start
         self.fields["memory"] = Memory(**memory)
 
 

@@ -69,6 +69,11 @@ class PyTorchOptions(Options):
 @dataclass(frozen=True, kw_only=True)
 class OnnxRuntimeOptions(Options):
     nhwc: bool = False  # the CUDA provider's prefer_nhwc
+    # The input's batch axis fixed to the cell's batch (a free dimension override), so that shape
+    # arithmetic folds into constants: what a CUDA graph of a transformer's export needs.
+    fixed_shape: bool = False
+    # ONNX Runtime's transformer optimizer's model (fused attention, LayerNorm, GELU), for transformers.
+    transformer_optimizer: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

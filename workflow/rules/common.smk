@@ -17,6 +17,8 @@ from infbench.layout import (
     CARD,
     CHART,
     CHART_SVG,
+    COMPILE_CONTENTS,
+    COMPILE_DIR,
     ENGINE_DIR,
     ENGINE_CONTENTS,
     EVAL_SET,
@@ -29,6 +31,8 @@ from infbench.layout import (
     ONNX_FP16,
     ONNX_FP16_INFO,
     ONNX_INFO,
+    ORT_TRANSFORMER_CONTENTS,
+    ORT_TRANSFORMER_DIR,
     SUMMARY,
     SUMMARY_CSV,
     TABLE,
@@ -38,11 +42,15 @@ from infbench.layout import (
 )
 from infbench.machines import check_partitions, machines_of, slurm_partitions
 from infbench.modelspec import models_of
+from infbench.ort_transformer import PRECISIONS as ORT_TRANSFORMER_PRECISIONS, model_type as transformer_type
 from infbench.rerun import RerunState, measure_again, repair
 from infbench.sources import dataset_listing, file_digest
+from infbench.variants import OnnxRuntimeOptions, PyTorchOptions
 from infbench.versions import distribution_warnings, installed_version, installed_versions
 
 BENCH = config["benchmark"]
+# Every precision the run measures on some device, in the configuration's order (the report's headline picks from them).
+RUN_PRECISIONS = list(dict.fromkeys(BENCH["precisions"]["cpu"] + BENCH["precisions"]["cuda"]))
 MACHINES = machines_of(config)
 MODELS = models_of(config)
 if config["machines"]:
@@ -55,6 +63,12 @@ if config["machines"]:
 WORK_THREADS = usable_cpus()
 LOCAL_THREADS = BENCH["threads"] or WORK_THREADS
 LOCAL_GPUS = nvidia_gpu_names()
+TRAIN_ON_GPU = config["train"]["device"] != "cpu" and bool(LOCAL_GPUS)
+# Steps that measure nothing overlap each other (the machine's lock keeps every measurement alone):
+# each still runs on every core (cpu_threads) but claims half of them, so that two of them share the
+# cores and Python's single-threaded stretches of one fill the other's; more would thrash. Training on
+# a GPU claims one core: its work is on the GPU, which it claims alone.
+STEP_THREADS = max(1, WORK_THREADS // 2)
 TRT_VERSION = installed_version("tensorrt")
 # Whether the engine and torch2trt builds can run on this computer (library and GPU), decided once.
 TENSORRT_MISSING = tensorrt_missing()
@@ -234,7 +248,7 @@ def variant_precisions(backend_name):
     """
     backend = BACKENDS[backend_name]
     chosen = [backend.variant(name) for name in BENCH["variants"][backend_name]]
-    for precision in BENCH["precisions"]:
+    for precision in BENCH["precisions"][backend.device]:
         runs = [v.name for v in chosen if v.runs(precision)]
         yield from ((name, precision) for name in runs or [chosen[0].name])
 
@@ -289,6 +303,9 @@ def timing_inputs(backend_name):
             files |= folder_input("int8_dir", INT8_DIR.format(**int8), INT8_CONTENTS.format(**int8))
         if backend.artifact == "pth":
             files["pth"] = WEIGHTS.format(model=model)
+            if compiled_in_a_step(backend, wildcards):
+                compiled = {"backend": backend.name, "variant": wildcards.variant, **cell}
+                files |= folder_input("compile_dir", COMPILE_DIR.format(**compiled), COMPILE_CONTENTS.format(**compiled))
         elif backend.artifact == "onnx":
             files["onnx"] = ONNX.format(model=model)
             files["onnx_info"] = ONNX_INFO.format(model=model)  # says where the export failed
@@ -298,6 +315,11 @@ def timing_inputs(backend_name):
                 files["onnx_check"] = ONNX_CHECK.format(model=model)
             if wildcards.precision == "fp16" and backend.fp16_onnx:
                 files["onnx_fp16"] = ONNX_FP16.format(model=model)
+            if optimized_transformer(backend, wildcards):
+                fused = {"model": model, "precision": wildcards.precision}
+                files |= folder_input(
+                    "ort_transformer_dir", ORT_TRANSFORMER_DIR.format(**fused), ORT_TRANSFORMER_CONTENTS.format(**fused)
+                )
         elif wildcards.precision in backend.unsupported:
             pass  # nothing is built for it: the cell is skipped with the reason
         elif backend.artifact == "trt" and may_build(wildcards.machine, "tensorrt"):
@@ -310,6 +332,38 @@ def timing_inputs(backend_name):
         return files
 
     return inputs
+
+
+def compiled_in_a_step(backend, wildcards):
+    """Whether a cell's torch.compile compilation is made by a compile_torch step first: a float precision of a
+    compiled variant, on a machine that runs the backend (its GPU, for a GPU backend)."""
+    options = backend.variant(wildcards.variant).options
+    return (
+        isinstance(options, PyTorchOptions)
+        and options.compile_mode is not None
+        and options.quantization is None
+        and wildcards.precision not in backend.unsupported
+        and (not backend.is_gpu or machine_has_gpu(wildcards.machine))
+    )
+
+
+def compile_resources():
+    """A compile step's resources: on a cluster, its machine's partition and GPU; here, no claim on the GPU, so that
+    compiling runs beside training (the machine's lock keeps it away from every measurement)."""
+    resources = job_resources(True)
+    resources["gpu"] = lambda wildcards: 0 if MACHINES[wildcards.machine].is_local else int(machine_has_gpu(wildcards.machine))
+    return resources
+
+
+def optimized_transformer(backend, wildcards):
+    """Whether a cell runs ONNX Runtime's transformer optimizer's model (elsewhere its cell says why not)."""
+    options = backend.variant(wildcards.variant).options
+    return (
+        isinstance(options, OnnxRuntimeOptions)
+        and options.transformer_optimizer
+        and wildcards.precision in ORT_TRANSFORMER_PRECISIONS
+        and transformer_type(MODELS[wildcards.model].architecture) is not None
+    )
 
 
 def missing_module(backend, wildcards):

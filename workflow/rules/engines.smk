@@ -57,3 +57,36 @@ rule build_torch2trt:
         code=code("build_torch2trt.py", GPU_MODULE),
     script:
         "../../scripts/build_torch2trt.py"
+
+
+# torch.compile's compilation of a compiled variant, per machine, model, precision and batch size,
+# made as its cell will make it, into the machine's inductor cache: the cell's own compilation then
+# reads it back in seconds. Compiling measures nothing, so these jobs run beside the other steps that
+# measure nothing, on the GPU too (never beside a measurement: the machine's lock).
+rule compile_torch:
+    input:
+        pth=WEIGHTS,
+        card=CARD,
+    output:
+        folder=directory(COMPILE_DIR),
+        contents=COMPILE_CONTENTS,
+    log:
+        "results/logs/{machine}/{model}/compile_torch/{backend}/{variant}/{precision}_bs{batch}.log",
+    benchmark:
+        "results/benchmarks/{machine}/{model}/compile_torch/{backend}/{variant}/{precision}_bs{batch}.tsv"
+    wildcard_constraints:
+        backend="pytorch_cpu|pytorch_cuda",
+    conda:
+        "../../envs/pytorch.yaml"
+    threads: STEP_THREADS
+    resources:
+        **compile_resources(),
+    params:
+        threads=lambda wildcards: machine_threads(wildcards.machine),
+        allow_tf32=BENCH["allow_tf32"],
+        cache_dir=lambda wildcards: CACHE_DIR.format(machine=wildcards.machine),
+        gpu=lambda wildcards: machine_gpu(wildcards.machine),
+        versions=versions("torch", "torchvision", "numpy"),
+        code=code("compile_torch.py", BACKENDS["pytorch_cpu"].module, GPU_MODULE),
+    script:
+        "../../scripts/compile_torch.py"

@@ -12,9 +12,9 @@ rule train:
         model=TORCH_MODELS,
     conda:
         "../../envs/pytorch.yaml"
-    threads: WORK_THREADS
+    threads: 1 if TRAIN_ON_GPU else STEP_THREADS
     resources:
-        gpu=1 if config["train"]["device"] != "cpu" and LOCAL_GPUS else 0,
+        gpu=int(TRAIN_ON_GPU),
     params:
         settings=lambda wildcards: train_settings(wildcards.model),
         architecture_source=architecture_source,
@@ -41,7 +41,7 @@ rule import_onnx:
         model=ONNX_FILE_MODELS,
     conda:
         "../../envs/onnxruntime.yaml"
-    threads: WORK_THREADS
+    threads: STEP_THREADS
     params:
         image_size=lambda wildcards: MODELS[wildcards.model].image_size,
         max_val_images=config["train"]["max_val_images"],
@@ -61,7 +61,7 @@ rule reference_outputs:
         "results/logs/{model}/reference_outputs.log",
     conda:
         "../../envs/pytorch.yaml"
-    threads: WORK_THREADS
+    threads: STEP_THREADS
     params:
         images=config["parity"]["images"],
         cpu_threads=work_threads,
@@ -125,7 +125,7 @@ rule check_onnx:
         "results/logs/{model}/check_onnx.log",
     conda:
         "../../envs/onnxruntime.yaml"
-    threads: WORK_THREADS
+    threads: STEP_THREADS
     params:
         tolerance=config["parity"]["tolerances"]["fp32"],
         batch_sizes=sorted(set(BENCH["batch_sizes"]["cpu"] + BENCH["batch_sizes"]["cuda"])),
@@ -150,7 +150,7 @@ rule quantize:
         "results/benchmarks/{model}/quantize/{recipe}.tsv"
     conda:
         "../../envs/quantize.yaml"
-    threads: WORK_THREADS
+    threads: STEP_THREADS
     params:
         settings=config["quantization"],
         recipe=lambda wildcards: vars(RECIPES[wildcards.recipe]),

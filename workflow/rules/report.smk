@@ -23,7 +23,7 @@ rule aggregate:
             "timing": config["report"]["timing"],
             "backends": BENCH["backends"],
             "variants": BENCH["variants"],
-            "precisions": BENCH["precisions"],
+            "precisions": RUN_PRECISIONS,
             "batch_sizes": BENCH["batch_sizes"],
             "policy": MEASURE_POLICY,
             "noisy_cv": BENCH["noisy_cv"],

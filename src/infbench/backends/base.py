@@ -93,6 +93,9 @@ class Loaded:
     batches_per_step: int = 1
     # Frees what the backend holds (sessions, engines, device buffers) once the cell is measured.
     release: Callable[[], None] = lambda: None
+    # Checks what the first inference showed, before parity (ONNX Runtime: where its profiled nodes
+    # ran); may raise BackendUnavailable. What it finds goes into `details`.
+    check_first_inference: Callable[[], None] | None = None
 
 
 class Runtime(abc.ABC):
@@ -138,7 +141,7 @@ def read_quantized(folder: str) -> tuple[str, dict]:
     """The 8-bit model of a quantization folder and its record; a recipe that could not run skips the cell with its reason."""
     from infbench.layout import QUANTIZATION_RECORD
 
-    record = _read_record(os.path.join(folder, QUANTIZATION_RECORD), "quantization record")
+    record = read_step_record(os.path.join(folder, QUANTIZATION_RECORD), "quantization record")
     return os.path.join(folder, record["model_file"]), record
 
 
@@ -158,7 +161,8 @@ def skipped_build(reason: str) -> dict:
     return {"status": BUILD_SKIPPED, "reason": reason}
 
 
-def _read_record(path: str, what: str) -> dict:
+def read_step_record(path: str, what: str) -> dict:
+    """The record a step wrote beside what it made; a step that could not run skips the cell with its reason."""
     from infbench.artifacts import read_json
     from infbench.errors import ArtifactError, BackendUnavailable
 
@@ -173,4 +177,4 @@ def _read_record(path: str, what: str) -> dict:
 
 def read_build(folder: str) -> dict:
     """A build folder's record; a build that could not run on its machine skips the cell with its reason."""
-    return _read_record(os.path.join(folder, BUILD_RECORD), "build record")
+    return read_step_record(os.path.join(folder, BUILD_RECORD), "build record")

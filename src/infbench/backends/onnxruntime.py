@@ -2,7 +2,10 @@
 
 ONNX Runtime falls back silently: asked for a provider it cannot load, it runs the model on the
 next one. A cell therefore counts only if `get_providers()` lists the provider it claims and a
-profiled run shows that provider executing nodes of the model.
+profiled run shows that provider executing nodes of the model: the cell's first inference, or for
+a CUDA graph, a run of a separate session without the graph (a capturing session would capture
+that run's buffers). A model whose placement leaves nodes on the CPU that the device reads from
+cannot be captured: its graph cells are skipped with those nodes named.
 """
 
 from __future__ import annotations
@@ -11,14 +14,25 @@ import collections
 import json
 import os
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 
-from infbench.backends.base import CellRequest, Loaded, Resident, Runtime, captured_stderr, quantized_details, read_quantized
+from infbench.backends.base import (
+    CellRequest,
+    Loaded,
+    Resident,
+    Runtime,
+    captured_stderr,
+    quantized_details,
+    read_quantized,
+    read_step_record,
+)
 from infbench.errors import ArtifactError, BackendUnavailable, first_line
 from infbench.hardware import no_gpu_reason
+from infbench.ort_transformer import model_type, not_applicable
 from infbench.variants import OnnxRuntimeOptions
 from infbench.versions import installed_version
 
@@ -140,23 +154,66 @@ def _create_session(ort, path: str, options, providers):
 
 
 EIGHT_BIT_OPS = ("QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger", "QGemm", "DynamicQuantizeLinear")
+CPU = "CPUExecutionProvider"
+COPY_OPS = ("MemcpyFromHost", "MemcpyToHost")
+# ONNX Runtime's refusal, at session creation, to capture a graph whose partitioning copies between host and device.
+GRAPH_REFUSAL = "cannot use the graph capture feature"
 
 
-def _profiled_nodes(ort, path, request, providers, feed) -> list[dict]:
-    """The nodes one run executed (provider, operator), read from ONNX Runtime's profile."""
-    with tempfile.TemporaryDirectory() as tmp:
-        options = _session_options(ort, request.threads, os.path.join(tmp, "profile"))
-        session, _ = _create_session(ort, path, options, providers)
-        session.run(None, feed)
-        with open(session.end_profiling()) as f:
-            events = json.load(f)
-    return [e["args"] for e in events
+def profiled_nodes(profile_path: str) -> list[dict]:
+    """The nodes a profiled run executed (provider, operator, node name), read from ONNX Runtime's profile."""
+    with open(profile_path) as f:
+        events = json.load(f)
+    return [{**e["args"], "node_name": e["name"].removesuffix("_kernel_time")} for e in events
             if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time") and "provider" in e.get("args", {})]
 
 
 def _node_placement(nodes: list[dict]) -> dict[str, int]:
     """Which provider ran how many nodes."""
     return dict(collections.Counter(node["provider"] for node in nodes))
+
+
+def nodes_by_operator(nodes: list[dict], names: int = 3, kinds: int = 8) -> str:
+    """Nodes in words, the most frequent operators first: "Shape x3 (/a/Shape, /b/Shape, /c/Shape), Gather x2 (...)"."""
+    groups: dict[str, list[str]] = collections.defaultdict(list)
+    for node in nodes:
+        groups[node.get("op_name", "?")].append(node.get("node_name", "?"))
+    ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+    words = [f"{op} x{len(found)} ({', '.join(found[:names])}{', ...' if len(found) > names else ''})" for op, found in ranked[:kinds]]
+    if len(ranked) > kinds:
+        words.append(f"{sum(len(found) for _, found in ranked[kinds:])} more of {len(ranked) - kinds} other operators")
+    return ", ".join(words)
+
+
+def capture_refusal(nodes: list[dict], provider: str) -> str | None:
+    """Why ONNX Runtime cannot capture this placement as one CUDA graph, or None where it can.
+
+    Its rule: every node on the provider, except shape computations on the CPU whose results no
+    device node reads; a node on another provider, or a copy between host and device, breaks the graph.
+    """
+    copies = [n for n in nodes if n.get("op_name") in COPY_OPS]
+    foreign = [n for n in nodes if n["provider"] not in (provider, CPU)]
+    if not copies and not foreign:
+        return None
+    off = [n for n in nodes if n["provider"] != provider]
+    return (f"no CUDA graph for this model: ONNX Runtime left {len(off)} of {len(nodes)} nodes off {provider} "
+            f"({nodes_by_operator(off)}); copies between host and device: {nodes_by_operator(copies) or 'none'}; "
+            "a captured graph runs every node on the device")
+
+
+def _judge_placement(nodes: list[dict], request: CellRequest, details: dict) -> None:
+    """The claimed provider really ran nodes of the model; an int8 cell ran 8-bit kernels."""
+    provider = request.backend.provider
+    details["node_placement"] = placement = _node_placement(nodes)
+    if off := [n for n in nodes if n["provider"] != provider]:
+        details["nodes_off_provider"] = nodes_by_operator(off)
+    if not placement.get(provider):
+        raise BackendUnavailable(f"{provider} loaded but ran none of the model's nodes (placement: {placement})")
+    if request.precision == "int8" and provider != TENSORRT:
+        eight_bit = collections.Counter(n.get("op_name") for n in nodes if n.get("op_name") in EIGHT_BIT_OPS)
+        details["eight_bit_kernels"] = dict(eight_bit)
+        if not eight_bit:
+            raise BackendUnavailable("ONNX Runtime ran none of the model's convolutions in 8 bits (no QLinear or Integer kernel)")
 
 
 def _tf32_description(request: CellRequest) -> str:
@@ -166,8 +223,23 @@ def _tf32_description(request: CellRequest) -> str:
     return "allowed" if request.allow_tf32 else "disabled (use_tf32=0)"
 
 
+def _optimized_transformer(request: CellRequest, details: dict) -> str:
+    """The transformer optimizer's model for the cell's precision; its cells are skipped where it made none."""
+    from infbench.ort_transformer import RECORD
+
+    folder = request.artifacts["ort_transformer_dir"]
+    record = read_step_record(os.path.join(folder, RECORD), "transformer optimizer's record")
+    details["transformer_optimizer"] = {k: record[k] for k in ("model_type", "fused_operators", "optimize_s") if k in record}
+    if record.get("fp16_method"):
+        details["fp16_method"] = record["fp16_method"]
+    return os.path.join(folder, record["model_file"])
+
+
 def _model_path(request: CellRequest, details: dict) -> str:
-    """The fp32 model, for fp16 the fp16 export (the TensorRT provider makes fp16 from fp32 itself), for int8 the recipe's QDQ model."""
+    """The fp32 model, for fp16 the fp16 export (the TensorRT provider makes fp16 from fp32 itself), for int8 the recipe's
+    QDQ model; the transformer optimizer's model where the variant runs it."""
+    if request.options.transformer_optimizer:
+        return _optimized_transformer(request, details)
     if request.precision == "int8":
         path, record = read_quantized(request.artifacts["int8_dir"])
         details |= quantized_details(record)
@@ -185,25 +257,124 @@ def _dtype(meta) -> np.dtype:
     return np.dtype(np.float16 if "float16" in meta.type else np.float32)
 
 
-def _check_placement(ort, path: str, request: CellRequest, stream_handle, input_meta, details: dict) -> None:
-    """The claimed provider really runs nodes of the model (placement only, never timed).
+def batch_axis(onnx_path: str) -> int | str:
+    """The first axis of a model's input: its name where it is free ("?" where it has none), its size where fixed."""
+    try:
+        import onnx
+    except ImportError as exc:
+        raise BackendUnavailable("a fixed-shape variant reads the input's batch axis with onnx, which is not installed") from exc
+    graph = onnx.load(onnx_path, load_external_data=False).graph
+    weights = {init.name for init in graph.initializer}
+    dim = next(i for i in graph.input if i.name not in weights).type.tensor_type.shape.dim[0]
+    return dim.dim_value if dim.HasField("dim_value") else (dim.dim_param or "?")
 
-    Which provider runs which node does not depend on the batch, so one image is checked; the
-    TensorRT provider builds its engine for the cell's batch alone, so it is checked at that batch.
+
+def _fixed_axis(path: str, request: CellRequest, details: dict) -> str | None:
+    """The input's free batch axis where the variant fixes the shape to the cell's batch, else None.
+
+    With every shape known, ONNX Runtime folds the shape arithmetic of a dynamic export (a ViT's
+    attention scale, computed from Shape) into constants before it partitions the graph, so no
+    node is left on the CPU for it and a CUDA graph can be captured.
     """
-    provider = request.backend.provider
-    placement_batch = request.batch_size if provider == TENSORRT else 1
-    example = {input_meta.name: np.zeros((placement_batch, *request.input_shape[1:]), dtype=_dtype(input_meta))}
-    setup = provider_setup(request, stream_handle, input_meta.name, graph=False)
-    nodes = _profiled_nodes(ort, path, request, setup.providers, example)
-    details["node_placement"] = placement = _node_placement(nodes)
-    if not placement.get(provider):
-        raise BackendUnavailable(f"{provider} loaded but ran none of the model's nodes (placement: {placement})")
-    if request.precision == "int8" and provider != TENSORRT:
-        eight_bit = collections.Counter(n.get("op_name") for n in nodes if n.get("op_name") in EIGHT_BIT_OPS)
-        details["eight_bit_kernels"] = dict(eight_bit)
-        if not eight_bit:
-            raise BackendUnavailable("ONNX Runtime ran none of the model's convolutions in 8 bits (no QLinear or Integer kernel)")
+    if not request.options.fixed_shape:
+        return None
+    axis = batch_axis(path)
+    if isinstance(axis, int):
+        details["fixed_shape"] = f"the model itself fixes its batch at {axis}"
+        return None
+    if axis == "?":
+        raise BackendUnavailable(f"{path}: its input's batch axis has no name, and ONNX Runtime fixes free axes by name")
+    details["fixed_shape"] = f"free dimension override {axis} = {request.batch_size} (shapes folded into constants)"
+    return axis
+
+
+def _without_search(providers: list) -> list:
+    """The same providers without cuDNN's convolution search, which only timing needs (placement does not depend on it)."""
+    return [(name, options | {"cudnn_conv_algo_search": "HEURISTIC"}) if name == CUDA else (name, options)
+            for name, options in providers]
+
+
+def _ensure_provider(session, messages: list[str], provider: str, details: dict) -> None:
+    details["session_providers"] = actual = session.get_providers()
+    if provider not in actual:
+        cause = provider_load_error(messages)
+        raise BackendUnavailable(
+            f"{provider} did not load" + (f" ({cause})" if cause else "")
+            + f"; ONNX Runtime would have run the model on {actual[0]} instead"
+        )
+
+
+@dataclass
+class Sessions:
+    """How a cell's sessions are made: its model file, session options and providers."""
+
+    ort: object
+    path: str
+    request: CellRequest
+    stream_handle: int | None
+    fixed_axis: str | None  # the input's batch axis, fixed to the cell's batch
+
+    def options(self, profile_prefix: str | None = None):
+        options = _session_options(self.ort, self.request.threads, profile_prefix)
+        if self.fixed_axis:
+            options.add_free_dimension_override_by_name(self.fixed_axis, self.request.batch_size)
+        return options
+
+    def create(self, graph: bool, profile_prefix: str | None = None, search: bool = True):
+        """A session as the cell asks (`graph` False: without CUDA-graph capture; `search` False: without cuDNN's search)."""
+        options = self.options(profile_prefix)
+        # The input name is needed for the TensorRT profile shapes; every exported model calls it "input".
+        providers = provider_setup(self.request, self.stream_handle, "input", graph).providers
+        return _create_session(self.ort, self.path, options, providers if search else _without_search(providers))
+
+    def profiled(self, details: dict) -> tuple:
+        """The cell's session, profiled until its first inference has shown where its nodes ran; and that check."""
+        folder = tempfile.mkdtemp(prefix="ort-profile-")
+        session, messages = self.create(graph=True, profile_prefix=os.path.join(folder, "profile"))
+        _ensure_provider(session, messages, self.request.backend.provider, details)
+
+        def check_first_inference() -> None:
+            try:
+                nodes = profiled_nodes(session.end_profiling())  # profiling stops here: no later run is profiled
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+            _judge_placement(nodes, self.request, details)
+
+        return session, check_first_inference
+
+    def placement(self, details: dict) -> list[dict]:
+        """Where the nodes run, from one profiled run of a separate session without CUDA-graph capture.
+
+        A session that captures would capture that run's buffers, so the timed one is never used
+        for it. Placement does not depend on the batch: one image, unless the shape is fixed (or
+        the TensorRT provider builds for the cell's batch alone).
+        """
+        provider = self.request.backend.provider
+        batch = self.request.batch_size if self.fixed_axis or provider == TENSORRT else 1
+        with tempfile.TemporaryDirectory() as folder:
+            session, messages = self.create(graph=False, profile_prefix=os.path.join(folder, "profile"), search=False)
+            _ensure_provider(session, messages, provider, details)
+            meta = session.get_inputs()[0]
+            session.run(None, {meta.name: np.zeros((batch, *self.request.input_shape[1:]), dtype=_dtype(meta))})
+            return profiled_nodes(session.end_profiling())
+
+    def graphed(self, details: dict):
+        """The cell's CUDA-graph session, once a run without the graph has shown that every node can be captured."""
+        nodes = self.placement(details)
+        _judge_placement(nodes, self.request, details)
+        provider = self.request.backend.provider
+        if provider == CUDA and (why := capture_refusal(nodes, provider)):
+            raise BackendUnavailable(why)
+        try:
+            session, messages = self.create(graph=True)
+        except Exception as exc:
+            if GRAPH_REFUSAL not in str(exc):
+                raise
+            off = [n for n in nodes if n["provider"] != provider]
+            raise BackendUnavailable(f"no CUDA graph for this model: ONNX Runtime refused it ({first_line(exc)}); nodes off "
+                                     f"{provider}: {nodes_by_operator(off) or 'none'}") from exc
+        _ensure_provider(session, messages, provider, details)
+        return session
 
 
 def _bound_gpu_runs(torch, session, stream, request: CellRequest, graphed: bool) -> tuple:
@@ -253,6 +424,8 @@ class OnnxRuntimeRuntime(Runtime):
         version = installed_version("onnxruntime")
         if version is None:
             return "onnxruntime is not installed"
+        if request.options.transformer_optimizer and model_type(request.architecture) is None:
+            return not_applicable(request.architecture)
         reasons = []
         if request.backend.is_gpu and (why := no_gpu_reason()):
             reasons.append(why)
@@ -270,7 +443,6 @@ class OnnxRuntimeRuntime(Runtime):
         return notable_messages(lines)
 
     def load(self, request: CellRequest) -> Loaded:
-        provider = request.backend.provider
         options: OnnxRuntimeOptions = request.options
         details: dict = {"intra_op_threads": request.threads, "inter_op_threads": 1, "variant": request.variant_name,
                          "options": options.described()}
@@ -284,29 +456,25 @@ class OnnxRuntimeRuntime(Runtime):
         import onnxruntime as ort
 
         path = _model_path(request, details)
-        stream_handle = stream.cuda_stream if stream is not None else None
-        # The input name is needed for the TensorRT profile shapes; every exported model calls it "input".
-        setup = provider_setup(request, stream_handle, "input", graph=True)
-        details["provider_options"] = setup.described
-        session, messages = _create_session(ort, path, _session_options(ort, request.threads), setup.providers)
-        details["session_providers"] = actual = session.get_providers()
-        if provider not in actual:
-            cause = provider_load_error(messages)
-            raise BackendUnavailable(
-                f"{provider} did not load" + (f" ({cause})" if cause else "")
-                + f"; ONNX Runtime would have run the model on {actual[0]} instead"
-            )
+        sessions = Sessions(ort, path, request, stream.cuda_stream if stream is not None else None,
+                            _fixed_axis(path, request, details))
+        details["provider_options"] = provider_setup(request, sessions.stream_handle, "input", graph=True).described
+        check_first_inference = None
+        if options.cuda_graph and request.backend.is_gpu:
+            session = sessions.graphed(details)
+        else:
+            session, check_first_inference = sessions.profiled(details)
         input_meta, output_meta = session.get_inputs()[0], session.get_outputs()[0]
-        _check_placement(ort, path, request, stream_handle, input_meta, details)
         if torch is None:
             def infer(x: np.ndarray) -> np.ndarray:
                 return session.run([output_meta.name], {input_meta.name: x})[0]
 
-            return Loaded(infer, _dtype(input_meta), details=details)
+            return Loaded(infer, _dtype(input_meta), details=details, check_first_inference=check_first_inference)
         details["cuda_graph"] = options.cuda_graph
         details["end_to_end_call"] = "copy into the bound device buffer, run_with_iobinding, copy the output back"
         infer, capture, resident = _bound_gpu_runs(torch, session, stream, request, options.cuda_graph)
-        return Loaded(infer, _dtype(input_meta), resident, details, prepare=capture)
+        return Loaded(infer, _dtype(input_meta), resident, details, prepare=capture,
+                      check_first_inference=check_first_inference)
 
 
 RUNTIME = OnnxRuntimeRuntime()
