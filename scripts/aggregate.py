@@ -10,8 +10,10 @@ from infbench.report.changes import Threshold
 from infbench.report.details import CONFIGURATION_LIBRARIES
 from infbench.report.outputs import ReportFiles, write_report
 from infbench.report.rows import summary_rows
+from infbench.report.serving import scenario_rows
 from infbench.report.summary import ModelSummary, RunSummary, parity_notes
 from infbench.scripting import step
+from infbench.serving.records import read_serving_record
 from infbench.versions import installed_version
 
 
@@ -25,16 +27,19 @@ def main(smk) -> None:
             for name, card, info, check in zip(smk.params.models, smk.input.cards, smk.input.onnx_infos, smk.input.onnx_checks)
         }
         settings = smk.params.settings
+        served = list(smk.input.serving)
+        serving = scenario_rows([read_serving_record(p) for p in served], [p.removeprefix("results/") for p in served])
         summary = RunSummary(
             models=models, settings=settings, installed={lib: installed_version(lib) for lib in CONFIGURATION_LIBRARIES},
-            notes=parity_notes(rows, settings["parity_images"]), repaired=smk.params.repair, cells=rows,
+            notes=parity_notes(rows, settings["parity_images"]), repaired=smk.params.repair, cells=rows, serving=serving,
         )
         for note in summary.notes:
             log.warning("note: %s", note)
         # The history changes only when a record does, and a new record runs this step again: not an input.
         changes = history_changes(RESULTS, records, paths, Threshold.of(settings), log)
+        charts = [Path(p) for p in (smk.output.get("load_png"), smk.output.get("load_svg")) if p]
         write_report(summary, ReportFiles(*(Path(p) for p in (smk.output.table, smk.output.csv, smk.output.json,
-                                                                 smk.output.png, smk.output.svg))), changes)
+                                                                 smk.output.png, smk.output.svg)), *charts), changes)
         if changes:
             log.info("what changed: %d cells against their previous measurement, %d listed", len(changes),
                      sum(c.listed for c in changes))

@@ -7,7 +7,9 @@
 rule aggregate:
     input:
         **aggregate_inputs(),
+        serving=SERVING_RECORDS,
     output:
+        **SERVING_CHART,
         table=report(TABLE, caption="../report/table.rst", category="Tables"),
         csv=report("results/summary.csv", caption="../report/summary.rst", category="Tables"),
         json=SUMMARY,
