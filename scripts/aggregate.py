@@ -37,9 +37,8 @@ def main(smk) -> None:
             log.warning("note: %s", note)
         # The history changes only when a record does, and a new record runs this step again: not an input.
         changes = history_changes(RESULTS, records, paths, Threshold.of(settings), log)
-        charts = [Path(p) for p in (smk.output.get("load_png"), smk.output.get("load_svg")) if p]
         write_report(summary, ReportFiles(*(Path(p) for p in (smk.output.table, smk.output.csv, smk.output.json,
-                                                                 smk.output.png, smk.output.svg)), *charts), changes)
+                                                                 smk.output.png, smk.output.svg))), changes)
         if changes:
             log.info("what changed: %d cells against their previous measurement, %d listed", len(changes),
                      sum(c.listed for c in changes))

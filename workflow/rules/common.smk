@@ -343,7 +343,7 @@ def comparison_inputs():
 
 from types import SimpleNamespace
 
-from infbench.serving.plan import is_served, scenario_settings
+from infbench.serving.plan import is_served, missing_serving_records, scenario_settings
 from infbench.serving.scenarios import DEPENDS_ON_SERVER, SCENARIO_CONSTRAINT, SERVING_LOGS, ScenarioCell, serving_output
 
 BATCH_ARTIFACTS = ("engine_dir", "torch2trt_dir")  # built for one batch size: a serving loop needs one per size it pads to
@@ -406,10 +406,12 @@ def serving_versions(backend_name):
     return lambda wildcards: of_timing(wildcards) | versions("loadgen")
 
 
-# The aggregate's hooks: the scenario records it reads, and the curve it draws where there are any.
+# The aggregate's hooks: the scenario records it reads, and the curve (rule load_chart) made before it,
+# so that results/table.md also makes results/load.png.
 SERVING_RECORDS = serving_records()
-SERVING_CHART = (
-    {"load_png": report("results/load.png", caption="../report/load.rst", category="Under load"), "load_svg": "results/load.svg"}
-    if SERVING_RECORDS
-    else {}
-)
+LOAD_CHART = ["results/load.png", "results/load.svg"] if SERVING_RECORDS else []
+
+
+def serving_repair(wildcards):
+    """The aggregate's param: scenario records its summary cites that are gone (infbench.rerun, as repair)."""
+    return RERUN.reason(f"{TABLE}#serving", missing_serving_records(SUMMARY, TABLE))

@@ -8,8 +8,8 @@ rule aggregate:
     input:
         **aggregate_inputs(),
         serving=SERVING_RECORDS,
+        load_chart=LOAD_CHART,
     output:
-        **SERVING_CHART,
         table=report(TABLE, caption="../report/table.rst", category="Tables"),
         csv=report("results/summary.csv", caption="../report/summary.rst", category="Tables"),
         json=SUMMARY,
@@ -34,6 +34,7 @@ rule aggregate:
         },
         models=list(MODELS),
         repair=lambda wildcards: repair(SUMMARY, TABLE, RERUN),
+        repair_serving=serving_repair,
         versions=versions("pandas", "tabulate", "matplotlib", "scipy"),
         code=code("aggregate.py"),
     script:

@@ -39,3 +39,21 @@ for _backend in BACKENDS.values():
             code=code("serve.py", _backend.module),
         script:
             "../../scripts/serve.py"
+
+
+rule load_chart:
+    input:
+        records=SERVING_RECORDS,
+    output:
+        png=report("results/load.png", caption="../report/load.rst", category="Under load"),
+        svg="results/load.svg",
+    log:
+        "results/logs/load_chart.log",
+    localrule: True
+    conda:
+        "../../envs/report.yaml"
+    params:
+        versions=versions("matplotlib"),
+        code=code("load_chart.py"),
+    script:
+        "../../scripts/load_chart.py"

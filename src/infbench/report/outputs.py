@@ -29,7 +29,8 @@ class ReportFiles:
     json: Path
     png: Path
     svg: Path
-    load_png: Path | None = None  # the latency-throughput curve, where the run served any scenario cell
+    # The latency-throughput curve, where the run served any scenario cell (the workflow's rule load_chart draws it).
+    load_png: Path | None = None
     load_svg: Path | None = None
 
     @classmethod

@@ -66,3 +66,19 @@ def check_serving(config: dict[str, Any]) -> None:
     if "MultiStream" in serving["scenarios"] and per_query > images:
         raise ConfigError(f"serving.multi_stream.samples_per_query: {per_query} is above parity.images ({images}), "
                           "the samples LoadGen draws from")
+
+
+def missing_serving_records(summary_json: str, table: str) -> str | None:
+    """Which scenario records a run's summary cites are gone (the aggregate writes them into table.md again), or None."""
+    import json
+    from pathlib import Path
+
+    if not Path(table).exists():
+        return None  # the aggregate runs anyway
+    try:
+        rows = json.loads(Path(summary_json).read_text()).get("serving", [])
+    except (OSError, ValueError, AttributeError):
+        return None  # the aggregate's own repair says so
+    cited = [str(Path("results") / row["record"]) for row in rows if isinstance(row, dict) and "record" in row]
+    missing = sorted(path for path in cited if not Path(path).exists())
+    return ("scenario records were missing: " + ", ".join(missing)) if missing else None
