@@ -26,7 +26,7 @@ from infbench.records import ERROR, MISMATCH, OK, SKIPPED
 from infbench.runner import skip_reason
 from infbench.serving.accuracy import judge
 from infbench.serving.engine import Engine, load_engine
-from infbench.serving.loadgen import ACCURACY, DETAIL, SUMMARY, LoadGenHarness, TestRequest
+from infbench.serving.loadgen import ACCURACY, DETAIL, SUMMARY, LoadGenHarness, RunRequest
 from infbench.serving.records import LoadGenRun, ServingRecord, TimingReference, serving_header
 from infbench.serving.scenarios import SCENARIOS, ScenarioCell
 from infbench.serving.search import SearchPolicy, best_step, offline_runs, search, sweep, within_bound
@@ -54,18 +54,18 @@ class ScenarioRuns:
         self.cell, self.settings, self.timing, self.anchor_qps, self.folder = cell, settings, timing, anchor_qps, folder
         self.own = settings[SCENARIOS[cell.scenario].key]
 
-    def request(self, **fields) -> TestRequest:
+    def request(self, **fields) -> RunRequest:
         base = {"min_duration_s": self.settings["min_duration_s"], "max_duration_s": self.settings["max_duration_s"],
                 "min_query_count": self.own.get("min_query_count", 1)}
-        return TestRequest(**(base | fields))
+        return RunRequest(**(base | fields))
 
-    def make(self, harness: LoadGenHarness, request: TestRequest, name: str) -> LoadGenRun:
+    def make(self, harness: LoadGenHarness, request: RunRequest, name: str) -> LoadGenRun:
         run = harness.run(request, self.folder / name, name)
         verdict = "" if run.valid is None else (" VALID" if run.valid else " INVALID")
         log.info("%s %s%s: %s", request.scenario, name, verdict, _said(run))
         return run
 
-    def perform(self, harness: LoadGenHarness) -> tuple[Outcome, TestRequest]:
+    def perform(self, harness: LoadGenHarness) -> tuple[Outcome, RunRequest]:
         """The scenario's performance runs, and the request its accuracy run repeats in AccuracyOnly mode."""
         return getattr(self, f"_{SCENARIOS[self.cell.scenario].key}")(harness)
 
@@ -81,7 +81,7 @@ class ScenarioRuns:
         run = self.make(harness, request, "performance")
         return Outcome(run, [], [], run.latency_ms.p99 if run.latency_ms else None, {}), request
 
-    def _server_request(self, qps: float) -> TestRequest:
+    def _server_request(self, qps: float) -> RunRequest:
         own = self.own
         return self.request(scenario="Server", target_qps=qps, latency_bound_ms=own["latency_bound_ms"],
                             latency_percentile=own["latency_percentile"], min_query_count=own["min_query_count"])
@@ -154,7 +154,7 @@ def _copy_logs(folder: Path, outcome: Outcome) -> None:
         shutil.copyfile(folder / shown.logs / name, folder / name)
 
 
-def _accuracy(harness: LoadGenHarness, runs: ScenarioRuns, request: TestRequest, eval_set: dict, tolerance: Tolerance):
+def _accuracy(harness: LoadGenHarness, runs: ScenarioRuns, request: RunRequest, eval_set: dict, tolerance: Tolerance):
     run = runs.make(harness, replace(request, mode="AccuracyOnly"), "accuracy")
     check = judge(run, runs.folder / "accuracy" / ACCURACY, eval_set, tolerance)
     log.info("accuracy run: %s", "passed" if check.passed else "; ".join(check.failures))

@@ -27,7 +27,7 @@ WATCH_INTERVAL_S = 0.1
 
 
 @dataclass(frozen=True)
-class TestRequest:
+class RunRequest:
     """One LoadGen test: its scenario and mode, how long, and the scenario's own settings."""
 
     scenario: str  # LoadGen's: SingleStream, MultiStream, Server, Offline
@@ -153,7 +153,7 @@ class LoadGenHarness:
     def _issue(self, samples) -> None:
         self.loop.submit(self.ledger.issue(samples))
 
-    def run(self, request: TestRequest, outdir: Path, logs: str) -> LoadGenRun:
+    def run(self, request: RunRequest, outdir: Path, logs: str) -> LoadGenRun:
         """One LoadGen test, logged into `outdir` (`logs`: that folder relative to the record's)."""
         outdir.mkdir(parents=True, exist_ok=True)
         log_settings = lg.LogSettings()
@@ -230,7 +230,7 @@ def latency_stats(values: dict, per_query: bool) -> LatencyStats | None:
     return LatencyStats(**{name: float(values[key]) / 1e6 for name, key in keys.items()})
 
 
-def samples_per_s(request: TestRequest, values: dict) -> float | None:
+def samples_per_s(request: RunRequest, values: dict) -> float | None:
     if request.scenario == "Server":
         return values.get("result_completed_samples_per_sec")
     if request.scenario == "Offline":
@@ -240,7 +240,7 @@ def samples_per_s(request: TestRequest, values: dict) -> float | None:
     return None  # MultiStream: LoadGen scores the queries' latency, not a rate
 
 
-def run_result(request: TestRequest, values: dict, messages: list[str], logs: str, wall_s: float,
+def run_result(request: RunRequest, values: dict, messages: list[str], logs: str, wall_s: float,
                responses: Responses) -> LoadGenRun:
     performance = request.mode == "PerformanceOnly"
     validity = values.get("result_validity")
