@@ -7,8 +7,9 @@ import re
 import shutil
 from pathlib import Path
 
+import jsonschema
 import pytest
-from conftest import TINY_CONFIG, snakemake, write_config
+from conftest import REPO, TINY_CONFIG, snakemake, write_config
 
 from infbench.report.outputs import ReportFiles, summary_from_folder, write_report
 from infbench.serving.records import read_serving_record
@@ -81,6 +82,9 @@ def test_every_scenario_cell_is_measured_or_skipped_with_the_reason_and_keeps_lo
         assert (folder / "mlperf_log_summary.txt").exists() and (folder / "mlperf_log_detail.txt").exists()
         if scenario != "Sweep":
             assert isinstance(record.valid, bool) and (record.valid or record.reasons)
+    schema = json.loads((REPO / "workflow" / "schemas" / "serving_record.schema.json").read_text())
+    for record in records.values():
+        jsonschema.validate(json.loads((served / record.cell.record_path).read_text()), schema)
     assert records[("onnxruntime_cpu", "Sweep")].anchor_qps == records[("onnxruntime_cpu", "Server")].run.target_qps
 
 
