@@ -32,6 +32,7 @@ class Engine:
     resolved: dict  # workers and threads, OpenVINO's streams and requests
     input_dtype: np.dtype
     details: dict = field(default_factory=dict)  # what the runtime reported (of its batch-1 model)
+    warmup: int = 0  # calls per model each worker makes before serving
 
     def make_loop(self, images: np.ndarray, ledger):
         """A fresh serving loop over `images` (the held-out images in the model's input dtype)."""
@@ -40,7 +41,7 @@ class Engine:
         spec: BatchingQueue = self.loop
         sizes = tuple(size for size in self.models if size)
         models = BatchModels({size: loaded.infer for size, loaded in self.models.items()}, sizes, spec.max_batch)
-        return BatchingLoop(spec, models, images, ledger, self.resolved["workers"])
+        return BatchingLoop(spec, models, images, ledger, self.resolved["workers"], self.warmup)
 
     def release(self) -> None:
         for loaded in self.models.values():
@@ -55,6 +56,7 @@ def resolve_batching(spec: BatchingQueue, threads: int) -> dict:
 
 
 def _prepare(loaded: Loaded, batch: np.ndarray, warmup: int) -> None:
+    """Compile or capture once with the batch; `warmup` calls more where they run in this thread (OpenVINO's queue)."""
     if loaded.prepare is not None:
         loaded.prepare(batch)
     for _ in range(warmup):
@@ -85,10 +87,10 @@ def load_engine(runtime: Runtime, request_at: Callable[[int], CellRequest], loop
             request = dataclasses.replace(request_at(size or 1), serving=loop, threads=resolved["intra_op_threads"])
             log.info("loading %s for batches of %s", request.variant_name, size or f"1 to {loop.max_batch}")
             models[size] = loaded = runtime.load(request)
-            _prepare(loaded, _batch(images, size or loop.max_batch, loaded.input_dtype), warmup)
+            _prepare(loaded, _batch(images, size or loop.max_batch, loaded.input_dtype), 0)  # workers warm up (make_loop)
     except BaseException:
         for loaded in models.values():
             loaded.release()
         raise
     first = models[sizes[0]]
-    return Engine(loop, models, resolved, first.input_dtype, first.details)
+    return Engine(loop, models, resolved, first.input_dtype, first.details, warmup)

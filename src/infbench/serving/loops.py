@@ -40,23 +40,37 @@ class BatchModels:
     def run(self, batch: np.ndarray) -> np.ndarray:
         return self.infer[batch.shape[0] if self.sizes else 0](batch)
 
+    def warm_up(self, images: np.ndarray, calls: int) -> None:
+        """Run every model `calls` times on real images, in the calling thread (a CUDA graph is recorded per thread)."""
+        for size in self.sizes or (self.max_batch,):
+            batch = images[np.arange(size) % len(images)]
+            for _ in range(calls):
+                self.run(batch)
+
 
 class BatchingLoop:
     """Triton-style dynamic batching: workers take up to `max_batch` queued requests, waiting up to the window for more.
 
     A batch is padded to the model's next batch size with copies of its first image (real data, never
-    zeros); the padding's outputs are dropped.
+    zeros); the padding's outputs are dropped. Each worker warms every model up in its own thread before
+    the loop takes requests: torch.compile's CUDA graphs are recorded per thread.
     """
 
-    def __init__(self, spec: BatchingQueue, models: BatchModels, images: np.ndarray, ledger, workers: int):
-        self.spec, self.models, self.images, self.ledger = spec, models, images, ledger
+    def __init__(self, spec: BatchingQueue, models: BatchModels, images: np.ndarray, ledger, workers: int, warmup: int = 0):
+        self.spec, self.models, self.images, self.ledger, self.warmup = spec, models, images, ledger, warmup
         self.window_s = spec.window_ms / 1000
         self._queue: collections.deque[tuple[float, int, int]] = collections.deque()
         self._ready = threading.Condition()
         self._closed = False
+        self._warm = threading.Barrier(workers + 1)
+        self._warm_errors: list[BaseException] = []
         self._threads = [threading.Thread(target=self._work, daemon=True, name=f"serving-{i}") for i in range(workers)]
         for thread in self._threads:
             thread.start()
+        self._warm.wait()
+        if self._warm_errors:
+            self.close()
+            raise self._warm_errors[0]
 
     def submit(self, pairs: list[Pair]) -> None:
         now = time.monotonic()
@@ -67,20 +81,26 @@ class BatchingLoop:
     def _take(self) -> list[tuple[float, int, int]] | None:
         """The next batch: wait for a request, then up to the window (from the oldest's arrival) for a full batch."""
         with self._ready:
-            while not self._queue and not self._closed:
-                self._ready.wait()
-            if self._closed:
-                return None
-            deadline = self._queue[0][0] + self.window_s
-            while len(self._queue) < self.spec.max_batch and (left := deadline - time.monotonic()) > 0 and not self._closed:
-                self._ready.wait(left)
-            count = min(len(self._queue), self.spec.max_batch)
-            return [self._queue.popleft() for _ in range(count)]
+            while True:
+                while not self._queue and not self._closed:
+                    self._ready.wait()
+                if self._closed:
+                    return None
+                deadline = self._queue[0][0] + self.window_s
+                while 0 < len(self._queue) < self.spec.max_batch and (left := deadline - time.monotonic()) > 0 and not self._closed:
+                    self._ready.wait(left)
+                if self._queue:  # another worker may have taken them while this one waited
+                    return [self._queue.popleft() for _ in range(min(len(self._queue), self.spec.max_batch))]
 
     def _work(self) -> None:
+        try:
+            self.models.warm_up(self.images, self.warmup)
+        except Exception as exc:  # the loop does not start: its constructor raises it
+            self._warm_errors.append(exc)
+            return
+        finally:
+            self._warm.wait()
         while (taken := self._take()) is not None:
-            if not taken:
-                continue
             try:
                 ids, outputs = self.run(taken)
             except Exception as exc:  # the runtime's error ends the serving: the harness gives up on what waits
