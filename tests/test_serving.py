@@ -215,6 +215,14 @@ def test_openvino_serves_through_its_async_queue_with_the_throughput_hints_strea
     assert f"{resolved['requests']} requests in flight" in record.loop_label
 
 
+@pytest.mark.parametrize("backend, variant, hint", [("onnxruntime_cpu", "default", None), ("openvino", "latency", "LATENCY")])
+def test_single_stream_is_served_one_request_at_a_time_with_every_thread(tiny, tmp_path, backend, variant, hint):
+    record = _serve(tiny, tmp_path, backend, variant, "SingleStream")
+    assert record.loop["resolved"] == {"workers": 1, "intra_op_threads": 2} and record.loop_label.startswith("one request at a time")
+    if hint:  # the variant's own hint, not the throughput loop's
+        assert record.runtime_details["config"]["PERFORMANCE_HINT"] == hint
+
+
 def test_onnxruntime_serves_concurrent_calls_on_one_session_each_with_its_own_threads(tiny, tmp_path):
     record = _serve(tiny, tmp_path, "onnxruntime_cpu", "default", "Offline")
     assert record.loop["resolved"] == {"workers": 2, "intra_op_threads": 1}

@@ -153,6 +153,9 @@ GPU_BATCHING = BatchingQueue(workers=1, max_batch=GPU_BATCH_SIZES[-1], batch_siz
 CPU_BATCHING = BatchingQueue(workers=1, max_batch=8)
 CPU_COMPILED_BATCHING = BatchingQueue(workers=1, max_batch=8, batch_sizes=(1, 2, 4, 8))  # one compilation per size
 CONCURRENT_RUNS = BatchingQueue(workers=None, max_batch=1, intra_op_threads=1)
+# SingleStream keeps one sample in flight: each runtime serves it one request at a time with all its
+# threads, as its batch-1 timing cell runs (a throughput loop would give that request one thread).
+ONE_AT_A_TIME = BatchingQueue(workers=1, max_batch=1)
 OPENVINO_STREAMS = AsyncRequests(performance_hint="THROUGHPUT")
 
 
@@ -181,6 +184,7 @@ class Backend:
     tf32_override: bool = False
     fp16_onnx: bool = False  # runs fp16 from the fp16 ONNX export (the PyTorch module's .half()), not the fp32 one
     serving: ServingLoop = CPU_BATCHING  # how its variants serve LoadGen's scenarios, unless a variant says otherwise
+    single_stream_serving: ServingLoop = ONE_AT_A_TIME  # how it serves SingleStream, one sample in flight
 
     def __post_init__(self):
         if self.device not in DEVICES:
@@ -221,8 +225,10 @@ class Backend:
     def variants_by_default(self) -> list[str]:
         return [v.name for v in self.variants if v.runs_by_default]
 
-    def serving_loop(self, variant: str) -> ServingLoop:
-        """How a variant serves LoadGen's scenarios: its own loop, or the backend's."""
+    def serving_loop(self, variant: str, scenario: str | None = None) -> ServingLoop:
+        """How a variant serves LoadGen's scenario: its own loop, or the backend's (SingleStream: one at a time)."""
+        if scenario == "SingleStream":
+            return self.single_stream_serving
         return self.variant(variant).serving or self.serving
 
 

@@ -142,14 +142,18 @@ class BatchingQueue(ServingLoop):
 
     def label(self, resolved: dict | None = None) -> str:
         resolved = resolved or {}
-        workers = resolved.get("workers", self.workers or "one per thread")
+        workers = resolved.get("workers", self.workers)
         threads = resolved.get("intra_op_threads", self.intra_op_threads)
-        each = f", {threads} intra-op thread{'s' if threads != 1 else ''} each" if threads else ""
+        each = f", {threads} intra-op thread{'s' if threads != 1 else ''}" if threads else ""
+        if self.max_batch == 1 and workers == 1:
+            return f"one request at a time{each}"
         if self.max_batch == 1:
-            return f"{workers} concurrent calls on one model{each}"
+            calls = f"{workers} concurrent calls" if workers else "concurrent calls (one per CPU thread)"
+            return f"{calls} on one model{each} each"
         window = f" within {self.window_ms:g} ms" if self.window_ms else ""
         padded = f", padded to {'/'.join(map(str, self.batch_sizes))}" if self.batch_sizes else ""
-        return f"dynamic batching up to {self.max_batch}{window}{padded}, {workers} worker{'s' if workers != 1 else ''}{each}"
+        who = f"{workers} worker{'s' if workers != 1 else ''}" if workers else "one worker per CPU thread"
+        return f"dynamic batching up to {self.max_batch}{window}{padded}, {who}{each + ' each' if each else ''}"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -373,7 +373,7 @@ def serving_inputs(backend_name):
     def inputs(wildcards):
         at = lambda batch: SimpleNamespace(**dict(wildcards.items()), batch=str(batch))
         files = {k: v for k, v in timing(at(1)).items() if k not in BATCH_ARTIFACTS}
-        for batch in backend.serving_loop(wildcards.variant).model_batches:
+        for batch in backend.serving_loop(wildcards.variant, wildcards.scenario).model_batches:
             files |= {f"{k}_bs{batch}": v for k, v in timing(at(batch)).items() if k in BATCH_ARTIFACTS}
         cell = ScenarioCell(**dict(wildcards.items()), backend=backend_name)
         files["timing"] = cell.timing_cell.record_path

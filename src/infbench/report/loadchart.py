@@ -29,7 +29,7 @@ def _draw(ax, series: dict, several: tuple[bool, bool], colors) -> None:
     for i, ((machine, model, runtime), row) in enumerate(series.items()):
         where = [name for name, show in ((model, several[1]), (machine, several[0])) if show]
         label = f"{runtime} ({row.label}{', ' + ', '.join(where) if where else ''})"
-        points = sorted(row.points, key=lambda p: p.samples_per_s)
+        points = sorted(row.points, key=lambda p: p.target_qps)  # in offered load: past the knee, served falls back
         served = [p.samples_per_s for p in points]
         color = colors(i % colors.N)
         ax.plot(served, [p.p99_ms for p in points], color=color, marker=MARKERS[i % len(MARKERS)], label=f"{label}: p99")

@@ -189,7 +189,7 @@ def _serve(cell: ScenarioCell, request_at: Callable[[int], CellRequest], eval_se
         if installed_version(library):
             importlib.import_module(LIBRARIES[library].module)
     images = eval_set["images"]
-    loop = backend.serving_loop(cell.variant)
+    loop = backend.serving_loop(cell.variant, cell.scenario)
     with captured_stderr() as lines:
         engine: Engine = load_engine(runtime, request_at, loop, request_at(1).threads, images, settings["warmup_batches"])
     fields = {"runtime_details": engine.details, "run_time_notes": runtime.run_time_notes(lines),

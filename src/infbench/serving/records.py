@@ -161,7 +161,7 @@ class ServingRecord(Strict):
 def serving_header(cell: ScenarioCell, status: Status, reason: str | None = None) -> dict:
     """The fields every scenario record starts with."""
     backend = BACKENDS[cell.backend]
-    loop = backend.serving_loop(cell.variant)
+    loop = backend.serving_loop(cell.variant, cell.scenario)
     return {
         "schema_version": SERVING_SCHEMA_VERSION, **cell.fields(), "runtime": backend.title,
         "variant_label": backend.variant(cell.variant).label, "device": backend.device,
