@@ -299,3 +299,16 @@ def test_a_changed_variant_loop_is_data_checked_when_declared():
     with pytest.raises(ValueError, match="must rise from 1 to max_batch"):
         BatchingQueue(max_batch=8, batch_sizes=(2, 8))
     assert dataclasses.replace(BATCHING, window_ms=2.0).label().startswith("dynamic batching up to 8 within 2 ms")
+
+
+def test_a_runtime_with_no_rate_within_the_bound_says_so_with_loadgens_reasons():
+    from infbench.report.serving import ScenarioRow, best_cell
+    from infbench.report.text import Footnotes
+
+    row = ScenarioRow(machine="local", model="m", backend="openvino", variant="latency", precision="fp32", scenario="Server",
+                      runtime="OpenVINO, CPU", device="cpu", label="latency hint, fp32", loop_label="", status="ok", valid=False,
+                      reasons=["no rate tried kept its p99 within the bound", "performance constraints not satisfied"],
+                      record="serving/x.json")
+    notes = Footnotes()
+    assert best_cell([row], notes) == "no rate within the bound INVALID[^1] (latency hint, fp32)"
+    assert "no rate tried kept its p99 within the bound" in notes.render()

@@ -160,7 +160,10 @@ def best_cell(rows: list[ScenarioRow], notes: Footnotes) -> str:
         return "-"
     best = best_row(rows)
     if best is None:
-        return _status_note(next((r for r in rows if r.status != OK), rows[0]), notes)
+        served = next((r for r in rows if r.status == OK), None)  # LoadGen ran, and found no number (no rate within the bound)
+        if served is not None:
+            return f"{format_value(served)} {verdict(served, notes)} ({served.label})"
+        return _status_note(rows[0], notes)
     speedup = f", {best.speedup_over_one_at_a_time:.2f}x one at a time" if best.speedup_over_one_at_a_time else ""
     return f"{format_value(best)} {verdict(best, notes)} ({best.label}{speedup})"
 
