@@ -11,6 +11,7 @@ from infbench.records import OK, SKIPPED, Isolation, now_utc, read_record
 from infbench.reference import load_eval_set
 from infbench.scripting import held_lock, step
 from infbench.serving.cell import serve_cell
+from infbench.serving.plan import built_for
 from infbench.serving.records import ServingRecord, TimingReference, read_serving_record, serving_header, write_serving_record
 from infbench.serving.scenarios import ScenarioCell
 
@@ -52,9 +53,7 @@ def request_at(smk, cell: ScenarioCell):
     )
 
     def at(batch: int) -> CellRequest:
-        suffix = f"_bs{batch}"
-        built = {key.removesuffix(suffix): path for key, path in inputs.items() if key.endswith(suffix)}
-        return dataclasses.replace(base, batch_size=batch, artifacts=base.artifacts | built)
+        return dataclasses.replace(base, batch_size=batch, artifacts=base.artifacts | built_for(inputs, batch))
 
     return at
 

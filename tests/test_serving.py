@@ -312,3 +312,11 @@ def test_a_runtime_with_no_rate_within_the_bound_says_so_with_loadgens_reasons()
     notes = Footnotes()
     assert best_cell([row], notes) == "no rate within the bound INVALID[^1] (latency hint, fp32)"
     assert "no rate tried kept its p99 within the bound" in notes.render()
+
+
+def test_a_serving_job_hands_each_batch_size_its_own_engine():
+    from infbench.serving.plan import built_for
+
+    inputs = {"onnx": "m.onnx", "engine_dir_bs1": "e/bs1", "engine_dir_bs8": "e/bs8", "engine_dir_bs128": "e/bs128"}
+    assert built_for(inputs, 8) == {"engine_dir": "e/bs8"} and built_for(inputs, 1) == {"engine_dir": "e/bs1"}
+    assert built_for(inputs, 12) == {} and built_for(inputs, 28) == {}

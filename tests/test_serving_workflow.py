@@ -125,3 +125,24 @@ def test_a_deleted_scenario_record_is_made_again(served, tmp_path):
     output = plan.stdout + plan.stderr
     assert _planned_jobs(output) == {"serve_onnxruntime_cpu", "load_chart", "aggregate"}, output[-3000:]
     assert f"scenario records were missing: {record.relative_to(copy)}" in output
+
+
+def test_a_gpu_machines_serving_cells_ask_for_an_engine_per_batch_size_they_pad_to(tmp_path):
+    """Planned on a machine without a GPU: a cluster's GPU machine, its TensorRT and torch2trt builds per batch size."""
+    machine = {"h200": {"partition": "gpu", "cpus": 16, "gpus": 1}}
+    serving = {"scenarios": ["SingleStream", "Server"], "backends": ["tensorrt", "torch2trt"], "variants": {"tensorrt": ["default"]}}
+    benchmark = TINY_CONFIG["benchmark"] | {"backends": ["tensorrt", "torch2trt"]}
+    write_config(tmp_path, TINY_CONFIG | {"machines": machine, "benchmark": benchmark, "serving": serving})
+    cells = [f"results/serving/h200/resnet18/{b}/default/fp32/{s}.json" for b in ("tensorrt", "torch2trt")
+             for s in ("SingleStream", "Server")]
+    plan = snakemake(tmp_path, "-n", "--cores", "1", *cells)
+    output = plan.stdout + plan.stderr
+    assert plan.returncode == 0, output[-3000:]
+    built = _planned_outputs(output)
+    engines = {int(m.group(1)) for p in built if (m := re.fullmatch(r"results/engines/h200/resnet18/tensorrt/level3_fp32_bs(\d+)", p))}
+    modules = {int(m.group(1)) for p in built if (m := re.fullmatch(r"results/engines/h200/resnet18/torch2trt/fp32_bs(\d+)", p))}
+    assert engines == modules == {1, 8, 32, 64, 128, 256}
+    blocks = re.split(r"\n(?=rule \w+:)", output)
+    single = next(b for b in blocks if "output: results/serving/h200/resnet18/tensorrt/default/fp32/SingleStream.json" in b)
+    inputs = next(line for line in single.splitlines() if line.strip().startswith("input:"))
+    assert re.findall(r"tensorrt/level3_fp32_bs(\d+)", inputs) == ["1"]  # one request at a time: the batch-1 engine alone

@@ -82,3 +82,9 @@ def missing_serving_records(summary_json: str, table: str) -> str | None:
     cited = [str(Path("results") / row["record"]) for row in rows if isinstance(row, dict) and "record" in row]
     missing = sorted(path for path in cited if not Path(path).exists())
     return ("scenario records were missing: " + ", ".join(missing)) if missing else None
+
+
+def built_for(inputs: dict[str, str], batch: int) -> dict[str, str]:
+    """The artifacts a serving job's inputs hold for one batch size (`engine_dir_bs8` -> `engine_dir`), by their role."""
+    suffix = f"_bs{batch}"
+    return {key.removesuffix(suffix): path for key, path in inputs.items() if key.endswith(suffix)}
