@@ -113,8 +113,11 @@ class BatchingLoop:
         ids = [sample_id for _, sample_id, _ in taken]
         indices = [index for _, _, index in taken]
         size = self.models.size_for(len(indices))
-        indices += [indices[0]] * (size - len(indices))
-        outputs = self.models.run(self.images[indices])
+        if size == 1:  # one sample: a view of it, no copy
+            batch = self.images[indices[0] : indices[0] + 1]
+        else:
+            batch = self.images[indices + [indices[0]] * (size - len(indices))]
+        outputs = self.models.run(batch)
         return ids, np.asarray(outputs)[: len(ids)]
 
     def answer(self, ids: list[int], outputs: np.ndarray) -> None:
