@@ -252,6 +252,12 @@ def test_the_search_closes_in_on_the_highest_passing_rate_from_below_or_above(st
     assert [s.target_qps for s in steps] == calls
 
 
+def test_the_search_never_tries_a_rate_too_slow_to_make_its_minimum_query_count():
+    calls: list[float] = []
+    steps = search(_fake_run(1.0, calls), SearchPolicy(start_qps=100.0, growth=2.0, tolerance=0.05, max_steps=20, min_qps=8.0))
+    assert calls == [100.0, 50.0, 25.0, 12.5] and best_step(steps) is None
+
+
 def test_the_search_stops_after_max_steps():
     steps = search(_fake_run(137.0, []), SearchPolicy(start_qps=1.0, growth=1.1, tolerance=0.01, max_steps=4))
     assert len(steps) == 4

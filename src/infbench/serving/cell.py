@@ -89,7 +89,8 @@ class ScenarioRuns:
     def _server(self, harness):
         own = self.own
         start = own["start_qps"] or self.timing.one_at_a_time_qps or 1000.0 / self.timing.mean_ms
-        policy = SearchPolicy(start, own["growth"], own["tolerance"], own["max_steps"])
+        floor = own["min_query_count"] / self.settings["max_duration_s"]  # slower, a run ends before its queries are in
+        policy = SearchPolicy(start, own["growth"], own["tolerance"], own["max_steps"], floor)
         steps = search(lambda qps: self.make(harness, self._server_request(qps), _step_name(harness, qps)), policy)
         best = best_step(steps)
         counted = best or within_bound(steps, own["latency_bound_ms"]) or min(steps, key=lambda s: s.target_qps)

@@ -23,6 +23,7 @@ class SearchPolicy:
     growth: float
     tolerance: float
     max_steps: int
+    min_qps: float = 0.0  # below it a run cannot make its minimum query count within max_duration: never VALID
 
 
 def passes(run: LoadGenRun) -> bool:
@@ -44,7 +45,8 @@ def search(run: Callable[[float], LoadGenRun], policy: SearchPolicy) -> list[Loa
     From the start, rates grow by `growth` until one fails (or fall until one passes), then the gap
     between the highest passing and lowest failing rates is halved (geometrically) until they are within
     `tolerance` of each other or `max_steps` runs are made. A run whose loop lost or doubled answers ends
-    the search (its cell fails), and so does a failing run too short for LoadGen to judge (`too_short`).
+    the search (its cell fails), and so does a failing run too short for LoadGen to judge (`too_short`), or
+    a next rate below `min_qps`.
     """
     steps: list[LoadGenRun] = []
     passing = failing = None
@@ -60,6 +62,8 @@ def search(run: Callable[[float], LoadGenRun], policy: SearchPolicy) -> list[Loa
             failing = rate
         if passing is None:
             rate = rate / policy.growth
+            if rate < policy.min_qps:
+                break
         elif failing is None:
             rate = rate * policy.growth
         elif failing / passing <= 1 + policy.tolerance:
