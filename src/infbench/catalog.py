@@ -154,8 +154,11 @@ CPU_BATCHING = BatchingQueue(workers=1, max_batch=8)
 CPU_COMPILED_BATCHING = BatchingQueue(workers=1, max_batch=8, batch_sizes=(1, 2, 4, 8))  # one compilation per size
 CONCURRENT_RUNS = BatchingQueue(workers=None, max_batch=1, intra_op_threads=1)
 # SingleStream keeps one sample in flight: each runtime serves it one request at a time with all its
-# threads, as its batch-1 timing cell runs (a throughput loop would give that request one thread).
-ONE_AT_A_TIME = BatchingQueue(workers=1, max_batch=1)
+# threads, as its batch-1 timing cell runs (a throughput loop would give that request one thread), in
+# LoadGen's own thread on a CPU; on a GPU in a worker thread of its own, where it was warmed up
+# (torch.compile's CUDA graphs are recorded per thread).
+ONE_AT_A_TIME = BatchingQueue(workers=0, max_batch=1)
+ONE_AT_A_TIME_GPU = BatchingQueue(workers=1, max_batch=1)
 OPENVINO_STREAMS = AsyncRequests(performance_hint="THROUGHPUT")
 
 
@@ -296,6 +299,7 @@ BACKENDS: dict[str, Backend] = {
             variants=(EAGER, CHANNELS_LAST_CUDA, COMPILE_CUDA, COMPILE_CUDAGRAPHS, COMPILE_MAX_AUTOTUNE_CUDA),
             unsupported={"int8": NO_INT8_CUDA_PYTORCH},
             serving=GPU_BATCHING,
+            single_stream_serving=ONE_AT_A_TIME_GPU,
         ),
         Backend(
             name="torch2trt", title="torch2trt", framework="PyTorch", row="TensorRT (GPU)", device="cuda", artifact="torch2trt",
@@ -306,6 +310,7 @@ BACKENDS: dict[str, Backend] = {
             label="torch2trt",
             tf32_override=True,
             serving=GPU_BATCHING,
+            single_stream_serving=ONE_AT_A_TIME_GPU,
         ),
         Backend(
             name="onnxruntime_cpu", title="ONNX Runtime, CPU provider", framework="ONNX Runtime", row="CPU", device="cpu",
@@ -332,6 +337,7 @@ BACKENDS: dict[str, Backend] = {
             provider="CUDAExecutionProvider",
             fp16_onnx=True,
             serving=GPU_BATCHING,
+            single_stream_serving=ONE_AT_A_TIME_GPU,
         ),
         Backend(
             name="onnxruntime_tensorrt", title="ONNX Runtime, TensorRT provider", framework="ONNX Runtime",
@@ -350,6 +356,7 @@ BACKENDS: dict[str, Backend] = {
             provider="TensorrtExecutionProvider",
             tf32_override=True,
             serving=GPU_BATCHING,
+            single_stream_serving=ONE_AT_A_TIME_GPU,
         ),
         Backend(
             name="tensorrt", title="TensorRT", framework="TensorRT", row="TensorRT (GPU)", device="cuda", artifact="trt",
@@ -368,6 +375,7 @@ BACKENDS: dict[str, Backend] = {
             ),
             unsupported={"bf16": "bf16 engines are not built by this workflow (fp32 and fp16 only)"},
             serving=GPU_BATCHING,
+            single_stream_serving=ONE_AT_A_TIME_GPU,
         ),
         Backend(
             name="openvino", title="OpenVINO, CPU", row="CPU", device="cpu", artifact="onnx", libraries=("openvino", "numpy"),

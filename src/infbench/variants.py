@@ -118,18 +118,21 @@ class BatchingQueue(ServingLoop):
     few (one model per size). `batch_sizes` empty: any size up to `max_batch`, unpadded, on one model
     (where the runtime takes any batch, as eager PyTorch and ONNX Runtime's CPU provider do).
     `max_batch` 1 and several workers: concurrent calls on one model (ONNX Runtime's `run` is
-    thread-safe), each with `intra_op_threads` threads.
+    thread-safe), each with `intra_op_threads` threads. `workers` 0: one request at a time in LoadGen's
+    own issuing thread, no hand-over to another thread (as MLPerf's reference SUTs serve SingleStream).
     """
 
-    workers: int | None = 1  # None: the cell's CPU threads divided by intra_op_threads
+    workers: int | None = 1  # None: the cell's CPU threads divided by intra_op_threads; 0: LoadGen's thread
     max_batch: int = 1
     window_ms: float = 0.0
     batch_sizes: tuple[int, ...] = ()
     intra_op_threads: int | None = None  # None: the cell's threads (benchmark.threads)
 
     def __post_init__(self):
-        if self.max_batch < 1 or (self.workers is not None and self.workers < 1) or self.window_ms < 0:
-            raise ValueError("a batching queue needs max_batch and workers of at least 1 and a window of 0 ms or more")
+        if self.max_batch < 1 or (self.workers is not None and self.workers < 0) or self.window_ms < 0:
+            raise ValueError("a batching queue needs max_batch of at least 1, workers of at least 0 and a window of 0 ms or more")
+        if self.workers == 0 and self.max_batch != 1:
+            raise ValueError("workers 0 (LoadGen's thread) serves one request at a time: max_batch must be 1")
         if self.batch_sizes and (list(self.batch_sizes) != sorted(set(self.batch_sizes)) or self.batch_sizes[0] != 1
                                  or self.batch_sizes[-1] != self.max_batch):
             raise ValueError(f"batch_sizes {self.batch_sizes} must rise from 1 to max_batch ({self.max_batch})")
@@ -145,8 +148,8 @@ class BatchingQueue(ServingLoop):
         workers = resolved.get("workers", self.workers)
         threads = resolved.get("intra_op_threads", self.intra_op_threads)
         each = f", {threads} intra-op thread{'s' if threads != 1 else ''}" if threads else ""
-        if self.max_batch == 1 and workers == 1:
-            return f"one request at a time{each}"
+        if self.max_batch == 1 and workers in (0, 1):
+            return f"one request at a time{' in LoadGen' + chr(39) + 's thread' if workers == 0 else ''}{each}"
         if self.max_batch == 1:
             calls = f"{workers} concurrent calls" if workers else "concurrent calls (one per CPU thread)"
             return f"{calls} on one model{each} each"

@@ -17,7 +17,7 @@ import numpy as np
 
 from infbench.backends.base import CellRequest, Loaded, Runtime
 from infbench.errors import BackendUnavailable
-from infbench.serving.loops import AsyncLoop, BatchingLoop, BatchModels
+from infbench.serving.loops import AsyncLoop, BatchingLoop, BatchModels, InlineLoop
 from infbench.variants import AsyncRequests, BatchingQueue, ServingLoop
 
 log = logging.getLogger("infbench")
@@ -41,6 +41,8 @@ class Engine:
         spec: BatchingQueue = self.loop
         sizes = tuple(size for size in self.models if size)
         models = BatchModels({size: loaded.infer for size, loaded in self.models.items()}, sizes, spec.max_batch)
+        if self.resolved["workers"] == 0:
+            return InlineLoop(models, images, ledger, self.warmup)
         return BatchingLoop(spec, models, images, ledger, self.resolved["workers"], self.warmup)
 
     def release(self) -> None:
@@ -51,7 +53,7 @@ class Engine:
 def resolve_batching(spec: BatchingQueue, threads: int) -> dict:
     """Workers and intra-op threads on a machine with `threads` CPU threads for the cell."""
     intra = spec.intra_op_threads or threads
-    workers = spec.workers or max(1, threads // intra)
+    workers = spec.workers if spec.workers is not None else max(1, threads // intra)
     return {"workers": workers, "intra_op_threads": intra}
 
 

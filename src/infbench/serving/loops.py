@@ -131,6 +131,27 @@ class BatchingLoop:
             thread.join()
 
 
+class InlineLoop:
+    """One request at a time in LoadGen's issuing thread: no hand-over between threads (MLPerf's reference SUTs serve
+    SingleStream so). Only where one sample is in flight: LoadGen issues the next query once this one is answered."""
+
+    def __init__(self, models: BatchModels, images: np.ndarray, ledger, warmup: int = 0):
+        self.models, self.images, self.ledger = models, images, ledger
+        models.warm_up(images, warmup)
+
+    def submit(self, pairs: list[Pair]) -> None:
+        for sample_id, index in pairs:
+            try:
+                output = self.models.run(self.images[index : index + 1])
+            except Exception as exc:
+                self.ledger.fail(f"{type(exc).__name__}: {first_line(exc)}")
+                return
+            self.ledger.complete([sample_id], np.asarray(output))
+
+    def close(self) -> None:
+        pass
+
+
 class AsyncLoop:
     """The runtime's own asynchronous queue (OpenVINO's AsyncInferQueue), one request per sample.
 
