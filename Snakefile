@@ -35,6 +35,7 @@ include: "workflow/rules/model.smk"
 include: "workflow/rules/engines.smk"
 include: "workflow/rules/optimize.smk"
 include: "workflow/rules/benchmark.smk"
+include: "workflow/rules/serving.smk"
 include: "workflow/rules/report.smk"
 
 

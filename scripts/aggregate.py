@@ -9,8 +9,10 @@ from infbench.report.changes import Threshold
 from infbench.report.details import CONFIGURATION_LIBRARIES
 from infbench.report.outputs import ReportFiles, write_report
 from infbench.report.rows import UNREADABLE, load_rows
+from infbench.report.serving import scenario_rows
 from infbench.report.summary import ModelSummary, RunSummary, parity_notes
 from infbench.scripting import step
+from infbench.serving.records import read_serving_record
 from infbench.versions import installed_version
 
 
@@ -27,9 +29,11 @@ def main(smk) -> None:
             name: ModelSummary(card=read_json(card), onnx_export=read_json(info), onnx_check=read_json(check))
             for name, card, info, check in zip(smk.params.models, smk.input.cards, smk.input.onnx_infos, smk.input.onnx_checks)
         }
+        served = list(smk.input.serving)
+        serving = scenario_rows([read_serving_record(p) for p in served], [p.removeprefix(f"{RESULTS}/") for p in served])
         summary = RunSummary(
             models=models, settings=settings, installed={lib: installed_version(lib) for lib in CONFIGURATION_LIBRARIES},
-            notes=parity_notes(rows, settings["parity_images"]), repaired=smk.params.repair, cells=rows,
+            notes=parity_notes(rows, settings["parity_images"]), repaired=smk.params.repair, cells=rows, serving=serving,
         )
         for note in summary.notes:
             log.warning("note: %s", note)

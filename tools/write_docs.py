@@ -1,4 +1,4 @@
-"""Write the files generated from the code: config/README.md (from the config schema) and the record's JSON Schema.
+"""Write the files generated from the code: config/README.md (from the config schema) and the records' JSON Schemas.
 
     python tools/write_docs.py
 
@@ -16,11 +16,13 @@ sys.path.insert(0, str(REPO / "src"))
 
 from infbench.configdoc import config_readme  # noqa: E402
 from infbench.records import record_json_schema  # noqa: E402
+from infbench.serving.records import serving_json_schema  # noqa: E402
 
 CONFIG_SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 GENERATED = {
     REPO / "config" / "README.md": lambda: config_readme(CONFIG_SCHEMA),
     REPO / "workflow" / "schemas" / "record.schema.json": lambda: json.dumps(record_json_schema(), indent=2) + "\n",
+    REPO / "workflow" / "schemas" / "serving_record.schema.json": lambda: json.dumps(serving_json_schema(), indent=2) + "\n",
 }
 
 

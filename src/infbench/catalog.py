@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from infbench.variants import OnnxRuntimeOptions, OpenVINOOptions, PyTorchOptions, QuantRecipe, TensorRTOptions, Variant
+from infbench.variants import (
+    AsyncRequests,
+    BatchingQueue,
+    OnnxRuntimeOptions,
+    OpenVINOOptions,
+    PyTorchOptions,
+    QuantRecipe,
+    ServingLoop,
+    TensorRTOptions,
+    Variant,
+)
 
 # Rows and columns of the study's table.
 ROWS = ("CPU", "CUDA (GPU)", "TensorRT (GPU)")
@@ -70,6 +80,7 @@ LIBRARIES: dict[str, Library] = {
         Library("pandas", "pandas", ("pandas",)),
         Library("tabulate", "tabulate", ("tabulate",)),
         Library("matplotlib", "matplotlib", ("matplotlib",)),
+        Library("loadgen", "mlperf_loadgen", ("mlcommons-loadgen",)),  # MLPerf's LoadGen: the serving scenarios
     )
 }
 
@@ -126,11 +137,30 @@ QUANTIZER_LIBRARIES = {"onnxruntime": ("onnxruntime", "onnx", "numpy"), "nncf": 
                        "torchao": ("torch", "torchvision", "torchao", "numpy")}
 
 
-def int8_variant(name: str, recipe: str, options_class, minutes: bool = False, **options) -> Variant:
+def int8_variant(name: str, recipe: str, options_class, minutes: bool = False, serving: ServingLoop | None = None,
+                 **options) -> Variant:
     """A variant that runs a recipe's 8-bit model (precision int8 only)."""
     spec = RECIPES[recipe]
     return Variant(name=name, label=spec.label, description=f"int8 from the {recipe} quantization step",
-                   options=options_class(quantization=spec, **options), runs_by_default=not minutes)
+                   options=options_class(quantization=spec, **options), runs_by_default=not minutes, serving=serving)
+
+
+# How each runtime serves requests that arrive one by one (LoadGen's scenarios), as its documentation
+# serves: a GPU gathers queued requests into batches, padded to a few sizes (a compilation or CUDA-graph
+# capture each); eager PyTorch on a CPU batches without padding; ONNX Runtime runs concurrent calls on
+# one session; OpenVINO keeps its THROUGHPUT streams busy through AsyncInferQueue.
+GPU_BATCH_SIZES = (1, 8, 32, 64, 128, 256)
+GPU_BATCHING = BatchingQueue(workers=1, max_batch=GPU_BATCH_SIZES[-1], batch_sizes=GPU_BATCH_SIZES)
+CPU_BATCHING = BatchingQueue(workers=1, max_batch=8)
+CPU_COMPILED_BATCHING = BatchingQueue(workers=1, max_batch=8, batch_sizes=(1, 2, 4, 8))  # one compilation per size
+CONCURRENT_RUNS = BatchingQueue(workers=None, max_batch=1, intra_op_threads=1)
+# SingleStream keeps one sample in flight: each runtime serves it one request at a time with all its
+# threads, as its batch-1 timing cell runs (a throughput loop would give that request one thread), in
+# LoadGen's own thread on a CPU; on a GPU in a worker thread of its own, where it was warmed up
+# (torch.compile's CUDA graphs are recorded per thread).
+ONE_AT_A_TIME = BatchingQueue(workers=0, max_batch=1)
+ONE_AT_A_TIME_GPU = BatchingQueue(workers=1, max_batch=1)
+OPENVINO_STREAMS = AsyncRequests(performance_hint="THROUGHPUT")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,6 +187,8 @@ class Backend:
     # cuDNN's frontend plans away: set only where it is the one switch there is.
     tf32_override: bool = False
     fp16_onnx: bool = False  # runs fp16 from the fp16 ONNX export (the PyTorch module's .half()), not the fp32 one
+    serving: ServingLoop = CPU_BATCHING  # how its variants serve LoadGen's scenarios, unless a variant says otherwise
+    single_stream_serving: ServingLoop = ONE_AT_A_TIME  # how it serves SingleStream, one sample in flight
 
     def __post_init__(self):
         if self.device not in DEVICES:
@@ -197,6 +229,12 @@ class Backend:
     def variants_by_default(self) -> list[str]:
         return [v.name for v in self.variants if v.runs_by_default]
 
+    def serving_loop(self, variant: str, scenario: str | None = None) -> ServingLoop:
+        """How a variant serves LoadGen's scenario: its own loop, or the backend's (SingleStream: one at a time)."""
+        if scenario == "SingleStream":
+            return self.single_stream_serving
+        return self.variant(variant).serving or self.serving
+
 
 EAGER = Variant(name="eager", label="eager", description="PyTorch's default: eager mode, NCHW, under torch.inference_mode()",
                 options=PyTorchOptions())
@@ -208,7 +246,8 @@ CHANNELS_LAST_CUDA = Variant(name="channels_last", label="channels-last",
                              options=PyTorchOptions(channels_last=True, cudnn_benchmark=True))
 COMPILE_DESCRIPTION = "torch.compile (inductor, default mode) of the channels-last model; compile time is build_s"
 COMPILE_CPU = Variant(name="compile", label="torch.compile", description=COMPILE_DESCRIPTION,
-                      options=PyTorchOptions(channels_last=True, compile_mode="default"), runs_by_default=False)
+                      options=PyTorchOptions(channels_last=True, compile_mode="default"), runs_by_default=False,
+                      serving=CPU_COMPILED_BATCHING)
 COMPILE_CUDA = Variant(name="compile", label="torch.compile", description=COMPILE_DESCRIPTION,
                        options=PyTorchOptions(channels_last=True, compile_mode="default", cudnn_benchmark=True))
 COMPILE_CUDAGRAPHS = Variant(
@@ -223,6 +262,7 @@ MAX_AUTOTUNE_DESCRIPTION = (
 COMPILE_MAX_AUTOTUNE_CPU = Variant(
     name="compile_max_autotune", label="torch.compile max-autotune", description=MAX_AUTOTUNE_DESCRIPTION,
     options=PyTorchOptions(channels_last=True, compile_mode="max-autotune"), runs_by_default=False,
+    serving=CPU_COMPILED_BATCHING,
 )
 COMPILE_MAX_AUTOTUNE_CUDA = Variant(
     name="compile_max_autotune", label="torch.compile max-autotune", description=MAX_AUTOTUNE_DESCRIPTION,
@@ -261,7 +301,8 @@ BACKENDS: dict[str, Backend] = {
             name="pytorch_cpu", title="PyTorch, CPU", framework="PyTorch", row="CPU", device="cpu", artifact="pth",
             libraries=PYTORCH_LIBRARIES, module="infbench.backends.pytorch",
             variants=(EAGER, CHANNELS_LAST, COMPILE_CPU, COMPILE_MAX_AUTOTUNE_CPU,
-                      int8_variant("int8_pt2e", "pt2e_x86", PyTorchOptions, channels_last=True, compile_mode="default")),
+                      int8_variant("int8_pt2e", "pt2e_x86", PyTorchOptions, serving=CPU_COMPILED_BATCHING, channels_last=True,
+                                   compile_mode="default")),
             unsupported={"fp16": CPU_FP16_PYTORCH},
         ),
         Backend(
@@ -269,6 +310,8 @@ BACKENDS: dict[str, Backend] = {
             libraries=PYTORCH_LIBRARIES, module="infbench.backends.pytorch",
             variants=(EAGER, CHANNELS_LAST_CUDA, COMPILE_CUDA, COMPILE_CUDAGRAPHS, COMPILE_MAX_AUTOTUNE_CUDA),
             unsupported={"int8": NO_INT8_CUDA_PYTORCH},
+            serving=GPU_BATCHING,
+            single_stream_serving=ONE_AT_A_TIME_GPU,
         ),
         Backend(
             name="torch2trt", title="torch2trt", framework="PyTorch", row="TensorRT (GPU)", device="cuda", artifact="torch2trt",
@@ -278,6 +321,8 @@ BACKENDS: dict[str, Backend] = {
                          "int8": NO_INT8_TORCH2TRT},
             label="torch2trt",
             tf32_override=True,
+            serving=GPU_BATCHING,
+            single_stream_serving=ONE_AT_A_TIME_GPU,
         ),
         Backend(
             name="onnxruntime_cpu", title="ONNX Runtime, CPU provider", framework="ONNX Runtime", row="CPU", device="cpu",
@@ -297,6 +342,7 @@ BACKENDS: dict[str, Backend] = {
             ),
             unsupported={"fp16": CPU_FP16_ONNXRUNTIME, "bf16": NO_BF16_ONNX},
             provider="CPUExecutionProvider",
+            serving=CONCURRENT_RUNS,
         ),
         Backend(
             name="onnxruntime_cuda", title="ONNX Runtime, CUDA provider", framework="ONNX Runtime", row="CUDA (GPU)",
@@ -306,6 +352,8 @@ BACKENDS: dict[str, Backend] = {
             unsupported={"bf16": NO_BF16_ONNX, "int8": NO_INT8_CUDA_ONNXRUNTIME},
             provider="CUDAExecutionProvider",
             fp16_onnx=True,
+            serving=GPU_BATCHING,
+            single_stream_serving=ONE_AT_A_TIME_GPU,
         ),
         Backend(
             name="onnxruntime_tensorrt", title="ONNX Runtime, TensorRT provider", framework="ONNX Runtime",
@@ -323,6 +371,8 @@ BACKENDS: dict[str, Backend] = {
             label="TensorRT Provider",
             provider="TensorrtExecutionProvider",
             tf32_override=True,
+            serving=GPU_BATCHING,
+            single_stream_serving=ONE_AT_A_TIME_GPU,
         ),
         Backend(
             name="tensorrt", title="TensorRT", framework="TensorRT", row="TensorRT (GPU)", device="cuda", artifact="trt",
@@ -340,6 +390,8 @@ BACKENDS: dict[str, Backend] = {
                 int8_variant("int8_qdq", "qdq_s8s8_symmetric", TensorRTOptions, builder_level=3, cuda_graph=True),
             ),
             unsupported={"bf16": "bf16 engines are not built by this workflow (fp32 and fp16 only)"},
+            serving=GPU_BATCHING,
+            single_stream_serving=ONE_AT_A_TIME_GPU,
         ),
         Backend(
             name="openvino", title="OpenVINO, CPU", row="CPU", device="cpu", artifact="onnx", libraries=("openvino", "numpy"),
@@ -357,6 +409,7 @@ BACKENDS: dict[str, Backend] = {
                 int8_variant("int8_qdq_tuned", "qdq_u8s8_tuned", OpenVINOOptions),
                 int8_variant("int8_nncf_accuracy", "nncf_accuracy", OpenVINOOptions, minutes=True),
             ),
+            serving=OPENVINO_STREAMS,
         ),
     )
 }

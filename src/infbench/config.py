@@ -14,6 +14,7 @@ from infbench.architectures import check_architecture, check_image_size, factory
 from infbench.catalog import BACKENDS, DEVICES, PRECISIONS
 from infbench.errors import ConfigError
 from infbench.modelspec import NAME_RULE, default_name, is_model_name
+from infbench.serving.plan import check_serving
 
 
 def _with_defaults(validator_class):
@@ -123,7 +124,9 @@ def validate_config(config: dict[str, Any], schema_path: str | Path, workdir: st
         raise ConfigError(f"{_key(error.absolute_path)}: {error.message}")
     _check_models(config, Path(workdir), Path(basedir) if basedir else Path(schema_path).parents[2])
     _check_semantics(config, Path(workdir))
-    return _normalise(config)
+    _normalise(config)
+    check_serving(config)
+    return config
 
 
 def _normalise(config: dict[str, Any]) -> dict[str, Any]:

@@ -101,7 +101,8 @@ def _read(path: str | Path) -> dict | None:
 
 
 def _missing_records(summary: dict) -> list[str]:
-    cited = [str(Path(RESULTS) / row["record"]) for row in summary.get("cells", []) if isinstance(row, dict) and "record" in row]
+    rows = [*summary.get("cells", []), *summary.get("serving", [])]  # timing records, then scenario records
+    cited = [str(Path(RESULTS) / row["record"]) for row in rows if isinstance(row, dict) and "record" in row]
     return sorted(path for path in cited if not Path(path).exists())
 
 

@@ -97,6 +97,98 @@ class OpenVINOOptions(Options):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ServingLoop:
+    """How a runtime serves requests that arrive one by one (LoadGen's scenarios): a queue and what drains it."""
+
+    def label(self, resolved: dict | None = None) -> str:
+        """The loop in words, with what it resolved to on its machine (threads, OpenVINO's streams) where given."""
+        raise NotImplementedError
+
+    def described(self) -> dict:
+        return {"kind": type(self).__name__, **vars(self)}
+
+    @property
+    def model_batches(self) -> tuple[int, ...]:
+        """The batch sizes it loads a model at (a TensorRT engine is built for each)."""
+        return (1,)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchingQueue(ServingLoop):
+    """Requests wait in one queue; each of `workers` threads takes up to `max_batch` of them and runs them as one batch.
+
+    Triton's dynamic batching: a worker that finds fewer requests than a batch size waits up to
+    `window_ms` after the oldest arrived for more; a batch is padded (with copies of a real image) up
+    to the smallest of `batch_sizes` that holds it, so that compilations and CUDA-graph captures stay
+    few (one model per size). `batch_sizes` empty: any size up to `max_batch`, unpadded, on one model
+    (where the runtime takes any batch, as eager PyTorch and ONNX Runtime's CPU provider do).
+    `max_batch` 1 and several workers: concurrent calls on one model (ONNX Runtime's `run` is
+    thread-safe), each with `intra_op_threads` threads. `workers` 0: one request at a time in LoadGen's
+    own issuing thread, no hand-over to another thread (as MLPerf's reference SUTs serve SingleStream).
+    """
+
+    workers: int | None = 1  # None: the cell's CPU threads divided by intra_op_threads; 0: LoadGen's thread
+    max_batch: int = 1
+    window_ms: float = 0.0
+    batch_sizes: tuple[int, ...] = ()
+    intra_op_threads: int | None = None  # None: the cell's threads (benchmark.threads)
+
+    def __post_init__(self):
+        if self.max_batch < 1 or (self.workers is not None and self.workers < 0) or self.window_ms < 0:
+            raise ValueError("a batching queue needs max_batch of at least 1, workers of at least 0 and a window of 0 ms or more")
+        if self.workers == 0 and self.max_batch != 1:
+            raise ValueError("workers 0 (LoadGen's thread) serves one request at a time: max_batch must be 1")
+        if self.batch_sizes and (list(self.batch_sizes) != sorted(set(self.batch_sizes)) or self.batch_sizes[0] != 1
+                                 or self.batch_sizes[-1] != self.max_batch):
+            raise ValueError(f"batch_sizes {self.batch_sizes} must rise from 1 to max_batch ({self.max_batch})")
+        if self.intra_op_threads is not None and self.intra_op_threads < 1:
+            raise ValueError("intra_op_threads must be at least 1")
+
+    @property
+    def model_batches(self) -> tuple[int, ...]:
+        return self.batch_sizes or (1,)
+
+    def label(self, resolved: dict | None = None) -> str:
+        resolved = resolved or {}
+        workers = resolved.get("workers", self.workers)
+        threads = resolved.get("intra_op_threads", self.intra_op_threads)
+        each = f", {threads} intra-op thread{'s' if threads != 1 else ''}" if threads else ""
+        if self.max_batch == 1 and workers in (0, 1):
+            return f"one request at a time{' in LoadGen' + chr(39) + 's thread' if workers == 0 else ''}{each}"
+        if self.max_batch == 1:
+            calls = f"{workers} concurrent calls" if workers else "concurrent calls (one per CPU thread)"
+            return f"{calls} on one model{each} each"
+        window = f" within {self.window_ms:g} ms" if self.window_ms else ""
+        padded = f", padded to {'/'.join(map(str, self.batch_sizes))}" if self.batch_sizes else ""
+        who = f"{workers} worker{'s' if workers != 1 else ''}" if workers else "one worker per CPU thread"
+        return f"dynamic batching up to {self.max_batch}{window}{padded}, {who}{each + ' each' if each else ''}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AsyncRequests(ServingLoop):
+    """The runtime's own queue of asynchronous requests (OpenVINO's AsyncInferQueue), one request per sample.
+
+    The served model is compiled with `performance_hint` (THROUGHPUT: the plugin's streams), and the
+    queue holds `requests` requests in flight (None: the compiled model's OPTIMAL_NUMBER_OF_INFER_REQUESTS).
+    """
+
+    performance_hint: str = "THROUGHPUT"
+    requests: int | None = None
+
+    def __post_init__(self):
+        if self.performance_hint not in PERFORMANCE_HINTS:
+            raise ValueError(f"performance_hint {self.performance_hint!r} is not one of {PERFORMANCE_HINTS}")
+        if self.requests is not None and self.requests < 1:
+            raise ValueError("requests must be at least 1")
+
+    def label(self, resolved: dict | None = None) -> str:
+        resolved = resolved or {}
+        requests = resolved.get("requests", self.requests or "the optimal number of")
+        streams = f", {resolved['streams']} streams" if "streams" in resolved else ""
+        return f"AsyncInferQueue, {self.performance_hint} hint{streams}, {requests} requests in flight"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Variant:
     """One way to run a backend: an optimisation setting that a user of that runtime would choose."""
 
@@ -105,6 +197,7 @@ class Variant:
     description: str
     options: Options = field(default_factory=Options)
     runs_by_default: bool = True  # False: only when benchmark.variants asks for it (minutes of compile)
+    serving: ServingLoop | None = None  # how it serves LoadGen's scenarios (None: its backend's loop)
 
     @property
     def precisions(self) -> tuple[str, ...]:

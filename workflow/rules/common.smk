@@ -451,3 +451,76 @@ def comparison_inputs():
     if config["compare"]["include_this_run"]:
         paths.append(SUMMARY)
     return paths
+
+
+# Under load (workflow/rules/serving.smk): scenario cells, one per measured machine, model, backend,
+# variant and precision that `serving` asks for, and each scenario's settings as the params of its cells.
+
+from types import SimpleNamespace
+
+from infbench.serving.plan import is_served, scenario_settings
+from infbench.serving.scenarios import DEPENDS_ON_SERVER, SCENARIO_CONSTRAINT, SERVING_LOGS, ScenarioCell, serving_output
+
+BATCH_ARTIFACTS = ("engine_dir", "torch2trt_dir")  # built for one batch size: a serving loop needs one per size it pads to
+
+
+def serving_cells():
+    """Every scenario cell the configuration asks for (none unless serving.scenarios names some)."""
+    scenarios = config["serving"]["scenarios"]
+    runtimes = dict.fromkeys((c.machine, c.model, c.backend, c.variant, c.precision) for c in cells())
+    return [
+        ScenarioCell(*runtime, scenario)
+        for runtime in runtimes
+        if is_served(config, runtime[2], runtime[3])
+        for scenario in scenarios
+    ]
+
+
+def serving_records():
+    return [cell.record_path for cell in serving_cells()]
+
+
+def serving_inputs(backend_name):
+    """Input function of a backend's serving rule: its timing inputs at each batch size its loop runs, the batch-1 record."""
+    backend = BACKENDS[backend_name]
+    timing = timing_inputs(backend_name)
+
+    def inputs(wildcards):
+        at = lambda batch: SimpleNamespace(**dict(wildcards.items()), batch=str(batch))
+        files = {k: v for k, v in timing(at(1)).items() if k not in BATCH_ARTIFACTS}
+        for batch in backend.serving_loop(wildcards.variant, wildcards.scenario).model_batches:
+            files |= {f"{k}_bs{batch}": v for k, v in timing(at(batch)).items() if k in BATCH_ARTIFACTS}
+        cell = ScenarioCell(**dict(wildcards.items()), backend=backend_name)
+        files["timing"] = cell.timing_cell.record_path
+        if wildcards.scenario in DEPENDS_ON_SERVER:
+            files["server"] = cell.server_cell.record_path
+        return files
+
+    return inputs
+
+
+def serving_settings(backend_name):
+    """A serving rule's settings param: what its scenario, machine and precision use, nothing else."""
+    device = BACKENDS[backend_name].device
+    of_timing = timing_settings(backend_name)
+
+    def of(wildcards):
+        timing = of_timing(wildcards)
+        return scenario_settings(config, wildcards.scenario, device) | {
+            key: timing[key] for key in ("threads", "tolerance", "gpu") if key in timing
+        }
+
+    return of
+
+
+def serving_versions(backend_name):
+    """A serving rule's versions param: its timing rule's, and LoadGen's."""
+    of_timing = timing_versions(backend_name)
+    return lambda wildcards: of_timing(wildcards) | versions("loadgen")
+
+
+# The aggregate's hooks: the scenario records it reads, and the curve (rule load_chart) made before it,
+# so that results/table.md also makes results/load.png.
+SERVING_RECORDS = serving_records()
+LOAD_CHART = ["results/load.png", "results/load.svg"] if SERVING_RECORDS else []
+

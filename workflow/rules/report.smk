@@ -7,6 +7,8 @@
 rule aggregate:
     input:
         **aggregate_inputs(),
+        serving=SERVING_RECORDS,
+        load_chart=LOAD_CHART,
     output:
         table=report(TABLE, caption="../report/table.rst", category="Tables"),
         csv=report(SUMMARY_CSV, caption="../report/summary.rst", category="Tables"),

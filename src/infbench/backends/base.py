@@ -20,7 +20,7 @@ import numpy as np
 from infbench.catalog import Backend
 from infbench.cells import Cell
 from infbench.harness import DeviceTimer
-from infbench.variants import Options, Variant
+from infbench.variants import Options, ServingLoop, Variant
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class CellRequest:
     workspace_mb: int = 4096
     cache_dir: str | None = None  # this machine's caches: ONNX Runtime TensorRT engines, inductor's compiled kernels
     model: str = ""  # the model's name in the run ("" means its architecture)
+    serving: ServingLoop | None = None  # the serving loop the model is loaded for (LoadGen's scenarios); None for a timing cell
 
     @property
     def input_shape(self) -> tuple[int, int, int, int]:
@@ -77,6 +78,16 @@ class Resident:
 
 
 @dataclass
+class AsyncQueue:
+    """The runtime's own queue of asynchronous requests: `start` returns at once while a request is free (else waits)."""
+
+    start: Callable[[np.ndarray, object], None]  # (one input batch, userdata handed to the completion callback)
+    wait_all: Callable[[], None]
+    jobs: int  # requests it keeps in flight
+    details: dict = field(default_factory=dict)  # what it resolved to (streams, requests)
+
+
+@dataclass
 class Loaded:
     """A backend ready to run."""
 
@@ -91,6 +102,9 @@ class Loaded:
     # hint keeps `batches_per_step` requests in flight.
     make_step: Callable[[np.ndarray], Callable[[], object]] | None = None
     batches_per_step: int = 1
+    # The runtime's own asynchronous queue, where it has one (OpenVINO's AsyncInferQueue): given a completion
+    # callback(userdata, output), a queue that serves requests (LoadGen's scenarios, infbench.serving).
+    async_queue: Callable[[Callable[[object, np.ndarray], None]], AsyncQueue] | None = None
     # Frees what the backend holds (sessions, engines, device buffers) once the cell is measured.
     release: Callable[[], None] = lambda: None
     # Checks what the first inference showed, before parity (ONNX Runtime: where its profiled nodes

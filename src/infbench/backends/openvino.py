@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from infbench.backends.base import CellRequest, Loaded, Runtime, quantized_details, read_quantized
+from infbench.backends.base import AsyncQueue, CellRequest, Loaded, Runtime, quantized_details, read_quantized
 from infbench.errors import ArtifactError, BackendUnavailable, first_line
 from infbench.hardware import no_cpu_bf16_reason
-from infbench.variants import OpenVINOOptions
+from infbench.variants import AsyncRequests, OpenVINOOptions
 from infbench.versions import installed_version
 
 # int8 models hold their 8-bit layers as FakeQuantize operations; what they keep in float runs in f32.
@@ -55,6 +55,23 @@ def _throughput_step(ov, compiled, requests_in_flight: int):
     return make_step
 
 
+def _async_queue(ov, compiled, requests: int, details: dict):
+    """AsyncInferQueue over the compiled model: each finished request hands its output to `callback` (serving loops)."""
+
+    def make(callback) -> AsyncQueue:
+        queue = ov.AsyncInferQueue(compiled, requests)
+        queue.set_callback(lambda request, userdata: callback(userdata, request.get_output_tensor(0).data.copy()))
+        return AsyncQueue(start=lambda x, userdata: queue.start_async({0: x}, userdata), wait_all=queue.wait_all,
+                          jobs=requests, details=details)
+
+    return make
+
+
+def _hint(request: CellRequest, options: OpenVINOOptions) -> str:
+    """The variant's hint, or the one its serving loop compiles with (THROUGHPUT: the plugin's streams)."""
+    return request.serving.performance_hint if isinstance(request.serving, AsyncRequests) else options.performance_hint
+
+
 def runtime_precisions(compiled) -> dict[str, int]:
     """How many of the compiled model's operations run in each precision (the plugin's own account)."""
     counts: dict[str, int] = {}
@@ -89,7 +106,7 @@ class OpenVINORuntime(Runtime):
         details: dict = {}
         model = _read(core, _model_path(request, details), request.input_shape)
         config = {
-            "PERFORMANCE_HINT": options.performance_hint,
+            "PERFORMANCE_HINT": _hint(request, options),
             "INFERENCE_NUM_THREADS": request.threads,
             "INFERENCE_PRECISION_HINT": PRECISION_HINTS[request.precision],
         }
@@ -112,16 +129,18 @@ class OpenVINORuntime(Runtime):
             "openvino": ov.__version__,
         }
         infer_request = compiled.create_infer_request()
+        queue_requests = (request.serving.requests if isinstance(request.serving, AsyncRequests) else None) or requests_in_flight
+        async_queue = _async_queue(ov, compiled, queue_requests, {"streams": details["num_streams"], "requests": queue_requests})
 
         def infer(x: np.ndarray) -> np.ndarray:
             infer_request.infer({0: x})
             return infer_request.get_output_tensor(0).data.copy()
 
         if options.performance_hint == "LATENCY":
-            return Loaded(infer, np.dtype(np.float32), details=details)
+            return Loaded(infer, np.dtype(np.float32), details=details, async_queue=async_queue)
         details["timed_step"] = f"{requests_in_flight} requests started together through AsyncInferQueue, then wait_all"
         return Loaded(infer, np.dtype(np.float32), details=details, make_step=_throughput_step(ov, compiled, requests_in_flight),
-                      batches_per_step=requests_in_flight)
+                      batches_per_step=requests_in_flight, async_queue=async_queue)
 
 
 RUNTIME = OpenVINORuntime()

@@ -9,6 +9,7 @@ from infbench.report.fastest import fastest_table, winners
 from infbench.report.models import across_models
 from infbench.report.rows import SummaryRow, machines_in
 from infbench.report.runs import LoadedRun
+from infbench.report.serving import under_load_sections
 from infbench.report.study import headline, study_table
 from infbench.report.summary import RunSummary
 from infbench.report.text import Footnotes, format_ips, format_ms
@@ -124,6 +125,8 @@ def render_run(summary: RunSummary, changes: list[Change] = ()) -> str:
     """
     notes = Footnotes()
     parts = ["# Inference latency", "", *_model_sections(summary, notes)]
+    if summary.serving:
+        parts += under_load_sections(summary.serving, notes)
     parts += section(list(changes), Threshold.of(summary.settings)) + _configuration_sections(summary)
     parts += cells_sections(summary.cells, notes)
     return "\n".join(parts)

@@ -14,8 +14,11 @@ from infbench.artifacts import atomic_path, write_text
 from infbench.report.changes import Change
 from infbench.report.chart import plot
 from infbench.report.document import render_run
+from infbench.report.loadchart import plot_load
 from infbench.report.rows import load_rows
+from infbench.report.serving import scenario_rows
 from infbench.report.summary import SUMMARY_SCHEMA_VERSION, ModelSummary, RunSummary, parity_notes, write_summary
+from infbench.serving.records import read_serving_record
 
 
 @dataclass(frozen=True)
@@ -25,11 +28,14 @@ class ReportFiles:
     json: Path
     png: Path
     svg: Path
+    # The latency-throughput curve, where the run served any scenario cell (the workflow's rule load_chart draws it).
+    load_png: Path | None = None
+    load_svg: Path | None = None
 
     @classmethod
     def in_folder(cls, folder: Path) -> ReportFiles:
         return cls(folder / "table.md", folder / "summary.csv", folder / "summary.json", folder / "latency.png",
-                   folder / "latency.svg")
+                   folder / "latency.svg", folder / "load.png", folder / "load.svg")
 
 
 def write_report(summary: RunSummary, files: ReportFiles, changes: list[Change] = ()) -> None:
@@ -42,6 +48,9 @@ def write_report(summary: RunSummary, files: ReportFiles, changes: list[Change] 
     write_summary(files.json, summary)
     with atomic_path(files.png) as png, atomic_path(files.svg) as svg:
         plot(summary.cells, png, svg)
+    if summary.serving and files.load_png and files.load_svg:
+        with atomic_path(files.load_png) as png, atomic_path(files.load_svg) as svg:
+            plot_load(summary.serving, png, svg)
 
 
 def _read(path: Path) -> dict:
@@ -73,5 +82,7 @@ def summary_from_folder(folder: Path) -> RunSummary:
     else:
         installed, repaired = {}, ""
     notes = parity_notes(rows, settings["parity_images"]) if "parity_images" in settings else []
+    served = [row["record"] for row in old.get("serving", [])]
+    serving = scenario_rows([read_serving_record(folder / p) for p in served], served)
     return RunSummary(models=summary_models(old), settings=settings, installed=installed, notes=notes, repaired=repaired,
-                      cells=rows)
+                      cells=rows, serving=serving)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from infbench.artifacts import write_json
 from infbench.records import describe
 from infbench.report.rows import SummaryRow
+from infbench.report.serving import ScenarioRow
 
 SUMMARY_SCHEMA_VERSION = 3  # 3: typed rows with nested timing, one entry per model
 
@@ -35,10 +36,12 @@ class RunSummary(BaseModel):
     notes: list[str] = []  # what the run's report says about its inputs (parity images fewer than asked...)
     repaired: str = ""  # what this summary was written again for (infbench.rerun.repair)
     cells: list[SummaryRow]
+    serving: list[ScenarioRow] = []  # the scenario cells (under load), where the run served any
 
 
 def write_summary(path: str | Path, summary: RunSummary) -> None:
-    write_json(path, summary.model_dump(mode="json"))
+    # A run that served nothing writes the summary it wrote before scenario cells existed.
+    write_json(path, summary.model_dump(mode="json", exclude=None if summary.serving else {"serving"}))
 
 
 def read_summary(path: str | Path) -> RunSummary:
