@@ -124,7 +124,7 @@ def test_a_deleted_scenario_record_is_made_again(served, tmp_path):
     plan = snakemake(copy, "-n", "--cores", "1", "results/table.md")
     output = plan.stdout + plan.stderr
     assert _planned_jobs(output) == {"serve_onnxruntime_cpu", "load_chart", "aggregate"}, output[-3000:]
-    assert f"scenario records were missing: {record.relative_to(copy)}" in output
+    assert f"records were missing: {record.relative_to(copy)}" in output
 
 
 def test_a_gpu_machines_serving_cells_ask_for_an_engine_per_batch_size_they_pad_to(tmp_path):
@@ -145,4 +145,8 @@ def test_a_gpu_machines_serving_cells_ask_for_an_engine_per_batch_size_they_pad_
     blocks = re.split(r"\n(?=rule \w+:)", output)
     single = next(b for b in blocks if "output: results/serving/h200/resnet18/tensorrt/default/fp32/SingleStream.json" in b)
     inputs = next(line for line in single.splitlines() if line.strip().startswith("input:"))
-    assert re.findall(r"tensorrt/level3_fp32_bs(\d+)", inputs) == ["1"]  # one request at a time: the batch-1 engine alone
+    assert re.findall(r"tensorrt/level3_fp32_bs(\d+)\b(?!\.contents)", inputs) == ["1"]  # one request at a time: the batch-1 engine alone
+    server = next(b for b in blocks if "output: results/serving/h200/resnet18/tensorrt/default/fp32/Server.json" in b)
+    inputs = next(line for line in server.splitlines() if line.strip().startswith("input:"))
+    listed = {int(b) for b in re.findall(r"tensorrt/level3_fp32_bs(\d+)\.contents\.json", inputs)}
+    assert listed == {1, 8, 32, 64, 128, 256}  # each size's engine with the listing that says when it changed

@@ -464,6 +464,11 @@ from infbench.serving.scenarios import DEPENDS_ON_SERVER, SCENARIO_CONSTRAINT, S
 BATCH_ARTIFACTS = ("engine_dir", "torch2trt_dir")  # built for one batch size: a serving loop needs one per size it pads to
 
 
+def built_per_batch(role):
+    """Whether an input role is a batch size's build (or the listing of its folder)."""
+    return role.removesuffix("_contents") in BATCH_ARTIFACTS
+
+
 def serving_cells():
     """Every scenario cell the configuration asks for (none unless serving.scenarios names some)."""
     scenarios = config["serving"]["scenarios"]
@@ -487,9 +492,9 @@ def serving_inputs(backend_name):
 
     def inputs(wildcards):
         at = lambda batch: SimpleNamespace(**dict(wildcards.items()), batch=str(batch))
-        files = {k: v for k, v in timing(at(1)).items() if k not in BATCH_ARTIFACTS}
+        files = {k: v for k, v in timing(at(1)).items() if not built_per_batch(k)}
         for batch in backend.serving_loop(wildcards.variant, wildcards.scenario).model_batches:
-            files |= {f"{k}_bs{batch}": v for k, v in timing(at(batch)).items() if k in BATCH_ARTIFACTS}
+            files |= {f"{k}_bs{batch}": v for k, v in timing(at(batch)).items() if built_per_batch(k)}
         cell = ScenarioCell(**dict(wildcards.items()), backend=backend_name)
         files["timing"] = cell.timing_cell.record_path
         if wildcards.scenario in DEPENDS_ON_SERVER:
