@@ -317,6 +317,10 @@ def test_a_status_that_contradicts_the_parity_check_is_inconsistent(records):
     int8 = _record("onnxruntime_cpu", "qdq_u8s8", status="mismatch", precision="int8", e2e=_block(20.0), parity=failed,
                    reason="outputs differ (timed all the same: int8 trades accuracy for speed)")
     assert _row_at(int8, "records/local/resnet50/onnxruntime_cpu/qdq_u8s8/int8_bs1.json").status == "mismatch"
+    # fp16 and bf16 below their gate are timed all the same too (judged on decisions, the logit error beside)
+    fp16 = int8 | header(Cell("local", "resnet50", "onnxruntime_cpu", "default", "fp16", 1), "mismatch",
+                         "outputs differ (timed all the same: fp16 trades accuracy for speed)")
+    assert _row_at(fp16, "records/local/resnet50/onnxruntime_cpu/default/fp16_bs1.json").status == "mismatch"
     fp32 = int8 | header(Cell("local", "resnet50", "onnxruntime_cpu", "default", "fp32", 1), "mismatch", "edited")
     row = _row_at(fp32 | {"host": HOST}, "records/local/resnet50/onnxruntime_cpu/default/fp32_bs1.json")
     assert row.status == "inconsistent" and "status mismatch with timings" in row.reason and row.end_to_end is None

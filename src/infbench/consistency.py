@@ -2,7 +2,7 @@
 
 The cell a record names must be the cell its path names (a record copied over another cell's is not
 that cell's), its status must agree with its parity (ok only where parity passed; timed with a failed
-parity only where a quantized precision was timed below the accuracy gate), and its figures must
+parity only where a reduced precision, fp16, bf16 or int8, was timed below its gate), and its figures must
 agree with each other (mean between min and max, throughput from the mean, as many samples as calls).
 Every record the runner writes where the workflow puts it passes; the summary rows and the comparison
 of two measurements (infbench.report.rows, infbench.report.changes) both ask here.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from infbench.catalog import BACKENDS, PRECISIONS, QUANTIZED
+from infbench.catalog import BACKENDS, PRECISIONS, REDUCED
 from infbench.cells import Cell, named_by_path
 from infbench.records import MISMATCH, OK, TIMING_MODES, Record, TimingBlock
 
@@ -73,9 +73,9 @@ def status_problems(record: Record) -> list[str]:
     parity, timed = record.parity, record.timing is not None
     if record.status == OK and (parity is None or not parity.passed):
         return [f"status ok but {'no parity check' if parity is None else 'its parity check failed'}"]
-    below_gate = record.precision in QUANTIZED and parity is not None and not parity.passed and parity.finite
+    below_gate = record.precision in REDUCED and parity is not None and not parity.passed and parity.finite
     if record.status == MISMATCH and timed and not below_gate:
-        return ["status mismatch with timings, which only a quantized precision below the accuracy gate has"]
+        return ["status mismatch with timings, which only a reduced precision (fp16, bf16, int8) below its gate has"]
     return []
 
 
