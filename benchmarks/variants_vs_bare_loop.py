@@ -98,10 +98,10 @@ def bare_onnxruntime(request: CellRequest, batch: np.ndarray):
         session = ort.InferenceSession(request.artifacts["onnx"], options, providers=["CPUExecutionProvider"])
         feed = {session.get_inputs()[0].name: batch}
         return (lambda: session.run(None, feed)), None
-    options = request.options
+    variant = request.options
     stream = torch.cuda.Stream()  # as the harness: ONNX Runtime computes on a stream given to it
-    cuda = {"cudnn_conv_algo_search": "EXHAUSTIVE", "use_tf32": 0, "prefer_nhwc": int(options.nhwc),
-            "enable_cuda_graph": int(options.cuda_graph), "user_compute_stream": str(stream.cuda_stream)}
+    cuda = {"cudnn_conv_algo_search": "EXHAUSTIVE", "use_tf32": 0, "prefer_nhwc": int(variant.nhwc),
+            "enable_cuda_graph": int(variant.cuda_graph), "user_compute_stream": str(stream.cuda_stream)}
     path = request.artifacts["onnx_fp16" if request.precision == "fp16" else "onnx"]
     session = ort.InferenceSession(path, options, providers=[("CUDAExecutionProvider", cuda)])
     x = ort.OrtValue.ortvalue_from_numpy(batch.astype(np.float16 if request.precision == "fp16" else np.float32), "cuda", 0)

@@ -528,4 +528,3 @@ def serving_versions(backend_name):
 # so that results/table.md also makes results/load.png.
 SERVING_RECORDS = serving_records()
 LOAD_CHART = ["results/load.png", "results/load.svg"] if SERVING_RECORDS else []
-
