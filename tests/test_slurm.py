@@ -6,6 +6,7 @@ SLURM, it is skipped with the reason.
 """
 
 import importlib.util
+import re
 import subprocess
 import sys
 import threading
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import REPO, TINY_CONFIG, snakemake, write_config
 
 from infbench.artifacts import read_json
@@ -133,3 +135,19 @@ def test_a_partition_that_slurm_does_not_know_is_a_config_error(cluster, tmp_pat
     result = snakemake(tmp_path, "-n", "--cores", "1", "results/table.md")
     assert result.returncode == 1
     assert "config error: machines.gpu.partition: 'gpu_h200' is not a partition of this SLURM cluster (it has: cpu_a, cpu_b)" in result.stderr
+
+
+def test_every_measuring_job_asks_slurm_for_its_node_alone_and_no_other_job_does(tmp_path):
+    """Timing and serving rules of every backend in the catalogue (not a list in the profile, which missed the serving
+    rules): --exclusive in the resources the SLURM executor reads; the steps that measure nothing share their node."""
+    serving = {"scenarios": ["SingleStream", "Offline"], "backends": ["onnxruntime_cpu"]}
+    write_config(tmp_path, CONFIG | {"serving": serving})
+    plan = snakemake(tmp_path, "-n", "--cores", "1", "results/table.md")
+    assert plan.returncode == 0, (plan.stdout + plan.stderr)[-3000:]
+    blocks = [b for b in re.split(r"\n(?=rule \w+:)", plan.stdout) if b.startswith("rule ")]
+    asks = {b.split(":", 1)[0].removeprefix("rule "): "slurm_extra=--exclusive" in b for b in blocks}
+    measuring = {rule for rule in asks if rule.startswith(("time_", "serve_"))}
+    assert {"time_pytorch_cpu", "time_onnxruntime_cpu", "serve_onnxruntime_cpu"} <= measuring
+    assert {rule for rule, exclusive in asks.items() if exclusive} == measuring
+    profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+    assert not any("slurm_extra" in resources for resources in profile.get("set-resources", {}).values())

@@ -29,8 +29,7 @@ for _backend in BACKENDS.values():
             f"../../envs/{_backend.name}.yaml"
         threads: lambda wildcards: machine_threads(wildcards.machine)
         resources:
-            **job_resources(_backend.is_gpu),
-            machine_share=WHOLE_MACHINE,
+            **measuring_resources(_backend.is_gpu),
             attempt=lambda wildcards, attempt: attempt,
         params:
             backend=_backend.name,

@@ -211,6 +211,13 @@ def job_resources(gpu_job):
     return resources
 
 
+def measuring_resources(gpu_job):
+    """A measuring job's resources (the timing and serving rules of every backend in the catalogue): its machine's, the whole
+    machine_share, so that Snakemake starts nothing beside it, and on a cluster its node alone (slurm_extra, read by the SLURM
+    executor only)."""
+    return job_resources(gpu_job) | {"machine_share": WHOLE_MACHINE, "slurm_extra": "--exclusive"}
+
+
 MEASURE_POLICY = {key: BENCH[key] for key in ("iterations", "min_time_s", "max_time_s", "min_iterations")}
 
 

@@ -27,8 +27,7 @@ for _backend in BACKENDS.values():
             f"../../envs/{_backend.name}.yaml"
         threads: lambda wildcards: machine_threads(wildcards.machine)
         resources:
-            **job_resources(_backend.is_gpu),
-            machine_share=WHOLE_MACHINE,
+            **measuring_resources(_backend.is_gpu),
         params:
             backend=_backend.name,
             settings=serving_settings(_backend.name),
