@@ -79,3 +79,37 @@ def test_the_tf32_override_is_set_only_where_a_library_has_no_switch_of_its_own(
     # NVIDIA_TF32_OVERRIDE=0 also takes cuDNN's frontend plans away (ONNX Runtime's fp32 batch-256 convolutions
     # failed with it on the H200): backends with their own switch use it instead.
     assert {name for name, backend in BACKENDS.items() if backend.tf32_override} == {"torch2trt", "onnxruntime_tensorrt"}
+
+
+class _HostStream:
+    """Where CUDA is missing, torch.cuda.stream(...) does nothing: a stream needs only `synchronize` here."""
+
+    def __init__(self):
+        self.synchronized = 0
+
+    def synchronize(self):
+        self.synchronized += 1
+
+
+def test_fixed_buffer_runs_copy_into_the_bound_buffers_in_place_and_read_the_output_buffer():
+    # ONNX Runtime's IO binding and TensorRT's tensor addresses share these runs: a captured graph replays
+    # fixed addresses, so an input must be copied into the buffer, never bound as a new tensor.
+    import torch
+
+    from infbench.backends.cuda import buffer_resident
+
+    x_buffer, y_buffer = torch.zeros(2, 3, dtype=torch.float16), torch.zeros(2, 1, dtype=torch.float16)
+    addresses = (x_buffer.data_ptr(), y_buffer.data_ptr())
+    stream = _HostStream()
+    infer, resident = buffer_resident(x_buffer, y_buffer, stream, lambda: y_buffer.copy_(x_buffer.sum(1, keepdim=True)))
+
+    x = np.arange(6, dtype=np.float16).reshape(2, 3)
+    out = infer(x)
+    assert out.dtype == np.float32 and out.tolist() == [[3.0], [12.0]]
+    assert (x_buffer.data_ptr(), y_buffer.data_ptr()) == addresses
+
+    resident.bind(x * 2)
+    assert resident.output().tolist() == [[3.0], [12.0]]  # bound, not yet run
+    resident.step()
+    resident.sync()
+    assert resident.output().tolist() == [[6.0], [24.0]] and stream.synchronized == 1

@@ -23,7 +23,6 @@ import numpy as np
 from infbench.backends.base import (
     CellRequest,
     Loaded,
-    Resident,
     Runtime,
     captured_stderr,
     quantized_details,
@@ -384,7 +383,7 @@ def _bound_gpu_runs(torch, session, stream, request: CellRequest, graphed: bool)
     a CUDA graph replays fixed buffers, and a first run with host inputs can fail in cuDNN where the
     bound run succeeds.
     """
-    from infbench.backends.cuda import EventTimer
+    from infbench.backends import cuda
 
     input_meta, output_meta = session.get_inputs()[0], session.get_outputs()[0]
     input_dtype, output_dtype = _dtype(input_meta), _dtype(output_meta)
@@ -394,28 +393,12 @@ def _bound_gpu_runs(torch, session, stream, request: CellRequest, graphed: bool)
     binding = session.io_binding()
     binding.bind_input(input_meta.name, "cuda", 0, input_dtype.type, list(x_gpu.shape), x_gpu.data_ptr())
     binding.bind_output(output_meta.name, "cuda", 0, output_dtype.type, list(y_shape), y_gpu.data_ptr())
-
-    def bind(x: np.ndarray) -> None:
-        with torch.cuda.stream(stream):
-            x_gpu.copy_(torch.from_numpy(x))  # the bound buffer: a captured graph reads its input from there
-
-    def step() -> None:
-        session.run_with_iobinding(binding)
-
-    def output() -> np.ndarray:
-        with torch.cuda.stream(stream):
-            return y_gpu.float().cpu().numpy()
-
-    def infer(x: np.ndarray) -> np.ndarray:
-        bind(x)
-        step()
-        return output()
+    infer, resident = cuda.buffer_resident(x_gpu, y_gpu, stream, lambda: session.run_with_iobinding(binding))
 
     def capture(x: np.ndarray) -> None:
         infer(x)  # the first run with the binding captures the graph; later runs replay it
         stream.synchronize()
 
-    resident = Resident(bind=bind, step=step, sync=stream.synchronize, output=output, timer=lambda: EventTimer(stream))
     return infer, (capture if graphed else None), resident
 
 

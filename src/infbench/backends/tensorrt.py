@@ -16,7 +16,7 @@ import numpy as np
 
 from infbench.artifacts import atomic_path
 from infbench.availability import tensorrt_missing
-from infbench.backends.base import CellRequest, Loaded, Resident, Runtime, read_build
+from infbench.backends.base import CellRequest, Loaded, Runtime, read_build
 from infbench.errors import ArtifactError, BenchError
 from infbench.variants import TensorRTOptions
 
@@ -155,22 +155,11 @@ def _engine_runs(torch, context, stream, x_gpu, y_gpu, graphed: bool):
     def step() -> None:
         graph["graph"].replay() if graphed else enqueue()
 
-    def bind(x: np.ndarray) -> None:
-        with torch.cuda.stream(stream):
-            x_gpu.copy_(torch.from_numpy(x))
-
-    def output() -> np.ndarray:
-        with torch.cuda.stream(stream):
-            return y_gpu.float().cpu().numpy()
-
-    def infer(x: np.ndarray) -> np.ndarray:
-        bind(x)
-        step()
-        return output()
+    infer, resident = cuda.buffer_resident(x_gpu, y_gpu, stream, step)
 
     def capture(x: np.ndarray) -> None:
         """Record execute_async_v3 once as a CUDA graph; replays then run the engine without launching each kernel."""
-        bind(x)
+        resident.bind(x)
         enqueue()  # TensorRT's documentation: one enqueue before capture, so that deferred set-up is not captured
         stream.synchronize()
         graph["graph"] = torch.cuda.CUDAGraph()
@@ -178,7 +167,6 @@ def _engine_runs(torch, context, stream, x_gpu, y_gpu, graphed: bool):
             enqueue()
         stream.synchronize()
 
-    resident = Resident(bind=bind, step=step, sync=stream.synchronize, output=output, timer=lambda: cuda.EventTimer(stream))
     return infer, (capture if graphed else None), resident
 
 
