@@ -15,6 +15,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 # Small enough to run the whole workflow in well under a minute on two cores.
+# What the planning side (the Snakefile, the rules and the modules they import) must never load: Snakemake
+# imports it to build the DAG, on machines and in processes that measure nothing.
+NUMERICAL_LIBRARIES = ("numpy", "torch", "torchvision", "onnx", "onnxruntime", "openvino", "pandas", "tensorrt", "scipy",
+                       "matplotlib")
+
 TINY_CONFIG = {
     "model": {"architecture": "resnet18", "image_size": 32},
     "train": {"head": {"max_images": 96, "epochs": 5}, "max_val_images": 64, "batch_size": 32},
