@@ -72,8 +72,7 @@ def serve(smk, cell: ScenarioCell) -> ServingRecord:
 
 
 def main(smk) -> None:
-    cell = ScenarioCell(smk.wildcards.machine, smk.wildcards.model, smk.params.backend, smk.wildcards.variant,
-                        smk.wildcards.precision, smk.wildcards.scenario)
+    cell = ScenarioCell.from_wildcards(smk.wildcards, smk.params.backend)
     with step(smk, measures=True) as log:
         log.info("%s on %s: %s, %s, %s", cell.backend, cell.machine, cell.model, cell.label, cell.scenario)
         Path(smk.output.logs).mkdir(parents=True, exist_ok=True)

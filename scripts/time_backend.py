@@ -118,8 +118,7 @@ def measure(smk, cell: Cell, log) -> Record:
 
 
 def main(smk) -> None:
-    cell = Cell(smk.wildcards.machine, smk.wildcards.model, smk.params.backend, smk.wildcards.variant,
-                smk.wildcards.precision, int(smk.wildcards.batch))
+    cell = Cell.from_wildcards(smk.wildcards, smk.params.backend)
     with step(smk, measures=True) as log:
         record = killed_attempt_record(smk, cell) or without_model_record(smk, cell) or measure(smk, cell, log)
         write_record(smk.output.record, record)

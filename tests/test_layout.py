@@ -31,3 +31,21 @@ def test_the_planning_modules_load_no_numerical_library_in_a_fresh_interpreter()
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[]", f"planning modules loaded {result.stdout.strip()}"
 
+
+
+def test_a_job_rebuilds_its_cell_from_the_wildcards_of_its_output_path():
+    from types import SimpleNamespace
+
+    from infbench.cells import Cell, cell_of_record, output_pattern
+    from infbench.serving.scenarios import ScenarioCell, serving_output
+
+    cell = Cell("local", "resnet50", "onnxruntime_cuda", "nhwc_cuda_graph", "fp16", 256)
+    wildcards = SimpleNamespace(machine="local", model="resnet50", variant="nhwc_cuda_graph", precision="fp16", batch="256")
+    assert Cell.from_wildcards(wildcards, "onnxruntime_cuda") == cell  # Snakemake's wildcards are strings
+    assert output_pattern("onnxruntime_cuda").format(**vars(wildcards)) == cell.record_path
+    assert cell_of_record(cell.record_path) == cell
+
+    served = SimpleNamespace(machine="local", model="resnet50", variant="latency", precision="fp32", scenario="Server")
+    scenario = ScenarioCell.from_wildcards(served, "openvino")
+    assert scenario == ScenarioCell("local", "resnet50", "openvino", "latency", "fp32", "Server")
+    assert serving_output("openvino").format(**vars(served)) == scenario.record_path

@@ -42,6 +42,11 @@ class Cell:
     precision: str
     batch: int
 
+    @classmethod
+    def from_wildcards(cls, wildcards, backend: str) -> Cell:
+        """The cell a timing job's wildcards name (its rule names the backend): the one way back from a path to a cell."""
+        return cls(wildcards.machine, wildcards.model, backend, wildcards.variant, wildcards.precision, int(wildcards.batch))
+
     @property
     def record_path(self) -> str:
         return RECORD_PATTERN.format(**asdict(self))

@@ -502,7 +502,7 @@ def serving_inputs(backend_name):
         files = {k: v for k, v in timing(at(1)).items() if not built_per_batch(k)}
         for batch in backend.serving_loop(wildcards.variant, wildcards.scenario).model_batches:
             files |= {f"{k}_bs{batch}": v for k, v in timing(at(batch)).items() if built_per_batch(k)}
-        cell = ScenarioCell(**dict(wildcards.items()), backend=backend_name)
+        cell = ScenarioCell.from_wildcards(wildcards, backend_name)
         files["timing"] = cell.timing_cell.record_path
         if wildcards.scenario in DEPENDS_ON_SERVER:
             files["server"] = cell.server_cell.record_path

@@ -61,6 +61,11 @@ class ScenarioCell:
     precision: str
     scenario: str
 
+    @classmethod
+    def from_wildcards(cls, wildcards, backend: str) -> ScenarioCell:
+        """The scenario cell a serving job's wildcards name (its rule names the backend)."""
+        return cls(wildcards.machine, wildcards.model, backend, wildcards.variant, wildcards.precision, wildcards.scenario)
+
     def __post_init__(self):
         if self.scenario not in SCENARIOS:
             raise ValueError(f"{self.scenario!r} is not a scenario (known: {', '.join(SCENARIOS)})")
