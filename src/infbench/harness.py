@@ -15,10 +15,12 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+
+from infbench.records import Stats
 
 Step = Callable[[], object]
 Clock = Callable[[], int]  # nanoseconds
@@ -88,25 +90,8 @@ class WarmupReport:
     calls_before: int = 0  # calls of the same batch made just before (the parity run), counted towards `iterations`
 
 
-@dataclass(frozen=True)
-class Stats:
-    """Summary of per-iteration latencies in milliseconds."""
-
-    n: int
-    mean: float
-    std: float
-    min: float
-    p50: float
-    p90: float
-    p99: float
-    max: float
-    cv: float  # coefficient of variation: std / mean
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
 def summarize(samples_ms) -> Stats:
+    """The samples' statistics, as a record stores them."""
     data = np.asarray(samples_ms, dtype=np.float64)
     if data.size == 0:
         raise ValueError("no timing samples to summarize")
@@ -137,9 +122,9 @@ class TimedRun:
         return sum(self.host_ms) / 1000
 
     def summary(self) -> dict:
-        out = {"host_ms": summarize(self.host_ms).as_dict()}
+        out = {"host_ms": summarize(self.host_ms).model_dump()}
         if self.device_ms is not None:
-            out["device_ms"] = summarize(self.device_ms).as_dict()
+            out["device_ms"] = summarize(self.device_ms).model_dump()
         return out
 
 

@@ -36,6 +36,8 @@ class Open(BaseModel):
 
 
 class Stats(Strict):
+    """Latencies of one timing loop in milliseconds (infbench.harness.summarize computes them from the samples)."""
+
     n: int = Field(ge=1)
     mean: float
     std: float = Field(ge=0)
