@@ -378,3 +378,18 @@ def test_comparing_runs_of_another_model_or_twice_the_same_machine_is_refused(tm
     write_json(tmp_path / "old" / "summary.json", {"schema_version": 2, "cells": []})
     with pytest.raises(BenchError, match=r"old/summary.json was written by another version .*python tools/rerender.py"):
         load_runs([tmp_path / "old"])
+
+
+def test_a_record_whose_variant_was_renamed_since_fills_its_row_in_its_own_words():
+    # The row describes what ran as the record wrote it, not as today's catalogue names things: an older run stays
+    # readable after a variant is renamed.
+    from pathlib import Path
+
+    from infbench.report.rows import summary_row
+
+    committed = "records/local/resnet50/onnxruntime_cuda/nhwc/fp16_bs1.json"
+    record = read_record(Path(__file__).resolve().parents[1] / "docs" / "results" / "h200" / committed)
+    renamed = record.model_copy(update={"variant": "nhwc_2025"})
+    row = summary_row(renamed, committed.replace("/nhwc/", "/nhwc_2025/"))
+    assert (row.variant, row.status) == ("nhwc_2025", "ok")
+    assert (row.runtime, row.variant_label, row.label) == ("ONNX Runtime, CUDA provider", "CUDA provider, NHWC", "CUDA provider, NHWC, fp16")

@@ -191,6 +191,19 @@ def _measured_fields(record: Record, noisy_cv: float | None) -> dict:
     return fields
 
 
+def _described_by_record(record: Record) -> dict:
+    """What the cell ran, in the words its record wrote when it ran: an older run whose variant was renamed since still reads."""
+    return {"runtime": record.runtime, "framework": record.framework, "study_row": record.row, "device": record.device,
+            "variant_label": record.variant_label, "label": f"{record.variant_label}, {record.precision}"}
+
+
+def _described_by_catalogue(cell) -> dict:
+    """What the cell named by a record's path runs, from today's catalogue (for a record that is not that cell's)."""
+    backend = BACKENDS[cell.backend]
+    return {"runtime": backend.title, "framework": backend.framework, "study_row": backend.row, "device": backend.device,
+            "variant_label": backend.variant(cell.variant).label, "label": cell.label}
+
+
 def summary_row(record: Record, record_path: str, noisy_cv: float | None = None) -> SummaryRow:
     """The row of one record; `record_path` is where the record lives, relative to the run's results folder;
     `noisy_cv`: the report's threshold of a noisy measurement (benchmark.noisy_cv).
@@ -198,13 +211,12 @@ def summary_row(record: Record, record_path: str, noisy_cv: float | None = None)
     An inconsistent record fills the row of the cell its path names, with what it contradicts and none of its numbers.
     """
     cell = expected_cell(record, record_path)
-    backend = BACKENDS[cell.backend]
     status, reason, measured = record.status, record.reason, _measured_fields(record, noisy_cv)
+    described = _described_by_record(record)
     if problems := inconsistencies(record, record_path):
-        status, reason, measured = INCONSISTENT, "; ".join(problems), {}
+        status, reason, measured, described = INCONSISTENT, "; ".join(problems), {}, _described_by_catalogue(cell)
     return SummaryRow(
-        **cell.fields(), runtime=backend.title, framework=backend.framework, study_row=backend.row, device=backend.device,
-        variant_label=backend.variant(cell.variant).label, label=cell.label, status=status, reason=reason,
+        **cell.fields(), **described, status=status, reason=reason,
         record_status=record.status, retryable=record.retryable, record=record_path,
         threads=record.settings.get("threads"), precision_method=_precision_method(record),
         run_time_notes=record.run_time_notes, versions=record.versions,
