@@ -21,7 +21,7 @@ from infbench.errors import BenchError
 from infbench.history import latest, previous
 from infbench.records import OK, Record, read_record
 from infbench.report.changes import Change, Threshold, compare_records, shown_status
-from infbench.report.outputs import cited_records, summary_models
+from infbench.report.summary import cited_records, summary_models
 
 ModelKey = tuple[str, int, int]  # architecture, image size, classes
 

@@ -17,7 +17,14 @@ from infbench.report.document import render_run
 from infbench.report.loadchart import plot_load
 from infbench.report.rows import load_rows
 from infbench.report.serving import scenario_rows
-from infbench.report.summary import SUMMARY_SCHEMA_VERSION, ModelSummary, RunSummary, parity_notes, write_summary
+from infbench.report.summary import (
+    SUMMARY_SCHEMA_VERSION,
+    RunSummary,
+    cited_records,
+    parity_notes,
+    summary_models,
+    write_summary,
+)
 from infbench.serving.records import read_serving_record
 
 
@@ -55,20 +62,6 @@ def write_report(summary: RunSummary, files: ReportFiles, changes: list[Change] 
 
 def _read(path: Path) -> dict:
     return json.loads(path.read_text())
-
-
-def summary_models(summary: dict) -> dict[str, ModelSummary]:
-    """The models a summary.json describes, whichever version wrote it (schema 2 held one model)."""
-    if summary.get("schema_version") == SUMMARY_SCHEMA_VERSION:
-        return {name: ModelSummary.model_validate(m) for name, m in summary["models"].items()}
-    card = summary["model"]
-    return {card["architecture"]: ModelSummary(card=card, onnx_export=summary.get("onnx_export", {}),
-                                               onnx_check=summary.get("onnx_check", {}))}
-
-
-def cited_records(summary: dict) -> list[str]:
-    """The records a summary.json cites, relative to its folder."""
-    return [row["record"] for row in summary["cells"]]
 
 
 def summary_from_folder(folder: Path) -> RunSummary:

@@ -62,6 +62,20 @@ def read_summary(path: str | Path) -> RunSummary:
         raise ValueError(f"{path} is not a valid summary.json ({describe(exc)})") from exc
 
 
+def summary_models(summary: dict) -> dict[str, ModelSummary]:
+    """The models a summary.json describes, whichever version wrote it (schema 2 held one model)."""
+    if summary.get("schema_version") == SUMMARY_SCHEMA_VERSION:
+        return {name: ModelSummary.model_validate(m) for name, m in summary["models"].items()}
+    card = summary["model"]
+    return {card["architecture"]: ModelSummary(card=card, onnx_export=summary.get("onnx_export", {}),
+                                               onnx_check=summary.get("onnx_check", {}))}
+
+
+def cited_records(summary: dict) -> list[str]:
+    """The records a summary.json cites, relative to its folder."""
+    return [row["record"] for row in summary["cells"]]
+
+
 def parity_notes(rows: list[SummaryRow], asked: int) -> list[str]:
     """Where a model's cells were judged on fewer held-out images than parity.images asks for (its data holds fewer)."""
     notes = []
