@@ -67,12 +67,17 @@ class Cell:
     @property
     def label(self) -> str:
         """What the cell ran, in words: 'torch.compile + CUDA graphs, fp16'."""
-        return f"{BACKENDS[self.backend].variant(self.variant).label}, {self.precision}"
+        return described(BACKENDS[self.backend].variant(self.variant).label, self.precision)
 
     def fields(self) -> dict[str, Any]:
         """The cell's fields as a record and a summary row store them."""
         return {"machine": self.machine, "model": self.model, "backend": self.backend, "variant": self.variant,
                 "precision": self.precision, "batch_size": self.batch}
+
+
+def described(variant_label: str, precision: str) -> str:
+    """A cell in words, from its variant's label and its precision: 'torch.compile + CUDA graphs, fp16'."""
+    return f"{variant_label}, {precision}"
 
 
 def output_pattern(backend: str) -> str:

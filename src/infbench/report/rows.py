@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from infbench.catalog import BACKENDS, PRECISIONS
-from infbench.cells import cell_of_record
+from infbench.cells import cell_of_record, described
 from infbench.consistency import INCONSISTENT, expected_cell, inconsistencies
 from infbench.records import OK, TIMING_MODES, Record, TimingBlock, read_record
 
@@ -194,7 +194,7 @@ def _measured_fields(record: Record, noisy_cv: float | None) -> dict:
 def _described_by_record(record: Record) -> dict:
     """What the cell ran, in the words its record wrote when it ran: an older run whose variant was renamed since still reads."""
     return {"runtime": record.runtime, "framework": record.framework, "study_row": record.row, "device": record.device,
-            "variant_label": record.variant_label, "label": f"{record.variant_label}, {record.precision}"}
+            "variant_label": record.variant_label, "label": described(record.variant_label, record.precision)}
 
 
 def _described_by_catalogue(cell) -> dict:
