@@ -25,16 +25,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
+from infbench import training
+from infbench.config import validate_config
+from infbench.data import load_images, write_digits
+from infbench.models import build_model
+from infbench.parity import Tolerance, compare
+from infbench.reference import FP16_MAX, largest_value
+from infbench.subsets import subset
 
-from infbench import training  # noqa: E402
-from infbench.config import validate_config  # noqa: E402
-from infbench.data import load_images, write_digits  # noqa: E402
-from infbench.models import build_model  # noqa: E402
-from infbench.parity import Tolerance, compare  # noqa: E402
-from infbench.reference import FP16_MAX, largest_value  # noqa: E402
-from infbench.subsets import subset  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 # The shipped defaults, as the workflow reads them from its schema.
 FP16 = Tolerance(**validate_config({}, REPO / "workflow" / "schemas" / "config.schema.yaml")["parity"]["tolerances"]["fp16"])

@@ -26,17 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
-
-from infbench.artifacts import read_json  # noqa: E402
-from infbench.backends import implementation  # noqa: E402
-from infbench.backends.base import CellRequest  # noqa: E402
-from infbench.catalog import BACKENDS  # noqa: E402
-from infbench.envinfo import host, usable_cpus  # noqa: E402
-from infbench.harness import WarmupPolicy, summarize, time_steps, warm_up  # noqa: E402
-from infbench.layout import ModelFiles  # noqa: E402
-from infbench.reference import load_eval_set  # noqa: E402
+from infbench.artifacts import read_json
+from infbench.backends import implementation
+from infbench.backends.base import CellRequest
+from infbench.catalog import BACKENDS
+from infbench.envinfo import host, usable_cpus
+from infbench.harness import WarmupPolicy, summarize, time_steps, warm_up
+from infbench.layout import ModelFiles
+from infbench.reference import load_eval_set
 
 
 def harness_step(request: CellRequest, batch: np.ndarray):

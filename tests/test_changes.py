@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO, snakemake
+from conftest import REPO, load_script, snakemake
 
 from infbench.artifacts import write_json
 from infbench.cells import Cell
@@ -29,8 +29,7 @@ from infbench.report.rows import summary_rows
 from infbench.report.summary import ModelSummary, RunSummary, write_summary
 from infbench.report.whatchanged import change_table, section, verdict_text
 
-sys.path.insert(0, str(REPO / "tools"))
-import check_regressions  # noqa: E402
+check_regressions = load_script(REPO / "tools" / "check_regressions.py")
 
 CELL = Cell("local", "resnet50", "onnxruntime_cpu", "default", "fp32", 1)
 HOST = {"cpu": "AMD EPYC", "usable_cpus": 2, "os": "Linux", "python": "3.11.7", "hostname": "vm"}

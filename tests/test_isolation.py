@@ -36,7 +36,7 @@ def _holder(tmp_path: Path, name: str, then: str) -> subprocess.Popen:
     """A holder whose environment points every temporary and lock variable somewhere of its own."""
     folder = tmp_path / name
     folder.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "TMPDIR": str(folder), "TEMP": str(folder), "TMP": str(folder),
+    env = {**os.environ, "TMPDIR": str(folder), "TEMP": str(folder), "TMP": str(folder),
            "INFBENCH_LOCK": str(folder / "lock")}
     return subprocess.Popen([sys.executable, "-c", HOLDER, then], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

@@ -15,10 +15,27 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import os
 import re
 from pathlib import Path
 
 PACKAGE = "infbench"
+PROJECT_VARIABLE = "INFBENCH_PROJECT"  # envs/*.yaml install the package from this folder: `-e ${INFBENCH_PROJECT}`
+
+
+def installed_elsewhere(package_root: Path) -> str | None:
+    """Why the package this process imports is not the one under `package_root`, whose files the digests read; None
+    where it is."""
+    imported = Path(__file__).resolve().parent
+    if imported == (package_root / PACKAGE).resolve():
+        return None
+    return f"{PACKAGE} is imported from {imported}, not from {package_root} (pip install -e {package_root.parent})"
+
+
+def name_project_folder(project: Path) -> None:
+    """Tell the conda environments' pip (envs/*.yaml) the folder whose package they install, through the environment
+    every job and environment creation inherits."""
+    os.environ[PROJECT_VARIABLE] = str(project)
 
 
 @functools.cache

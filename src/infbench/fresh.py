@@ -12,7 +12,6 @@ parent forever), and nothing else runs beside it.
 from __future__ import annotations
 
 import logging
-import os
 import pickle
 import subprocess
 import sys
@@ -27,7 +26,6 @@ from infbench.parity import Tolerance
 from infbench.records import Record, read_record, write_record
 
 log = logging.getLogger("infbench")
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the folder that holds the package
 
 
 @dataclass(frozen=True)
@@ -49,12 +47,6 @@ class CellJob:
                         tolerance=self.tolerance, noisy_cv=self.noisy_cv)
 
 
-def _environment() -> dict[str, str]:
-    """This environment, with the package importable as this process imports it."""
-    paths = [str(PACKAGE_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
-
-
 def in_fresh_process(job: CellJob, timeout_s: float | None = None) -> Record:
     """`job` measured by a new Python process, its log relayed to this one's; BenchError where it ends without a record."""
     with tempfile.TemporaryDirectory(prefix="infbench-fresh-") as tmp:
@@ -62,7 +54,7 @@ def in_fresh_process(job: CellJob, timeout_s: float | None = None) -> Record:
         job_file.write_bytes(pickle.dumps(job))
         command = [sys.executable, "-m", "infbench.fresh", str(job_file), str(record_file)]
         try:
-            done = subprocess.run(command, env=_environment(), capture_output=True, text=True, timeout=timeout_s)
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
         except subprocess.TimeoutExpired as exc:
             raise BenchError(f"the fresh process did not finish in {timeout_s:g} s") from exc
         for line in (done.stdout + done.stderr).splitlines():
