@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from infbench.catalog import RECIPES
-from infbench.quantization.run import quantize
-from infbench.reference import load_eval_set
+from infbench.measuring.quantization.run import quantize
+from infbench.model.reference import load_eval_set
+from infbench.planning.catalog import RECIPES
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from infbench.artifacts import write_json
-from infbench.history import keep
-from infbench.records import Record, read_record
 from infbench.report.baseline import compare, history_changes, read_run
-from infbench.report.changes import Threshold
 from infbench.report.rows import summary_rows
 from infbench.report.summary import ModelSummary, RunSummary, write_summary
 from infbench.report.whatchanged import document, section
+from infbench.results.changes import Threshold
+from infbench.results.history import keep
+from infbench.results.records import Record, read_record
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -22,12 +22,12 @@ from pathlib import Path
 import mlperf_loadgen as lg
 import numpy as np
 
-from infbench.catalog import BACKENDS
-from infbench.envinfo import host
-from infbench.serving.loadgen import DETAIL, LoadGenHarness, RunRequest, read_detail
-from infbench.serving.loops import BatchingLoop, BatchModels, InlineLoop
-from infbench.variants import BatchingQueue
-from infbench.versions import installed_version
+from infbench.measuring.serving.loadgen import DETAIL, LoadGenHarness, RunRequest, read_detail
+from infbench.measuring.serving.loops import BatchingLoop, BatchModels, InlineLoop
+from infbench.planning.catalog import BACKENDS
+from infbench.planning.envinfo import host
+from infbench.planning.variants import BatchingQueue
+from infbench.planning.versions import installed_version
 
 SAMPLES = 256
 CLASSES = 1000  # ResNet50's output: each answer carries 4 kB, as a real one would

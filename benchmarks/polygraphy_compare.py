@@ -23,13 +23,13 @@ import tempfile
 from pathlib import Path
 
 from infbench.artifacts import read_json
-from infbench.backends import onnxruntime as ort_backend
-from infbench.backends.base import CellRequest
-from infbench.catalog import BACKENDS
-from infbench.envinfo import host, usable_cpus
-from infbench.harness import WarmupPolicy, bare_loop_mean_ms, summarize, time_steps, warm_up
-from infbench.layout import ModelFiles
-from infbench.reference import load_eval_set
+from infbench.measuring.backends import onnxruntime as ort_backend
+from infbench.measuring.backends.base import CellRequest
+from infbench.measuring.harness import WarmupPolicy, bare_loop_mean_ms, summarize, time_steps, warm_up
+from infbench.model.reference import load_eval_set
+from infbench.planning.catalog import BACKENDS
+from infbench.planning.envinfo import host, usable_cpus
+from infbench.planning.layout import ModelFiles
 
 
 def polygraphy_api(session, feed, iterations: int, warmup: int) -> list[float]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from infbench.serving.records import read_serving_record
+from infbench.results.serving_records import read_serving_record
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -30,10 +30,10 @@ def make_artifacts(root: Path, image_size: int, classes: int, n_images: int, fp1
     """A randomly initialised model's weights (resnet18 unless named), its ONNX export(s), and an evaluation set of real digits."""
     import torch
 
-    from infbench.data import write_digits
-    from infbench.export import export_onnx
-    from infbench.models import build_model, save_state_dict
-    from infbench.reference import build_eval_set
+    from infbench.model.data import write_digits
+    from infbench.model.export import export_onnx
+    from infbench.model.models import build_model, save_state_dict
+    from infbench.model.reference import build_eval_set
 
     torch.manual_seed(0)
     model = build_model(architecture, classes, image_size).eval()

@@ -11,10 +11,11 @@ import pytest
 from conftest import REPO, load_script, snakemake
 
 from infbench.artifacts import write_json
-from infbench.cells import Cell
-from infbench.history import entries, keep, previous
-from infbench.records import Record, header, read_record
-from infbench.report.changes import (
+from infbench.planning.cells import Cell
+from infbench.report.rows import summary_rows
+from infbench.report.summary import ModelSummary, RunSummary, write_summary
+from infbench.report.whatchanged import change_table, section, verdict_text
+from infbench.results.changes import (
     FASTER,
     NOT_COMPARABLE,
     SLOWER,
@@ -25,9 +26,8 @@ from infbench.report.changes import (
     compare_records,
     decide,
 )
-from infbench.report.rows import summary_rows
-from infbench.report.summary import ModelSummary, RunSummary, write_summary
-from infbench.report.whatchanged import change_table, section, verdict_text
+from infbench.results.history import entries, keep, previous
+from infbench.results.records import Record, header, read_record
 
 check_regressions = load_script(REPO / "tools" / "check_regressions.py")
 
@@ -442,7 +442,7 @@ def test_a_rerun_judges_a_change_on_a_fresh_process_and_a_rerun_of_the_same_code
     # The backend made ten times slower: the timing job measures the cell once more in a fresh process.
     (tmp_path / "code").mkdir()
     code = copy_code(tmp_path / "code")
-    backend = code / "src" / "infbench" / "backends" / "openvino.py"
+    backend = code / "src" / "infbench" / "measuring" / "backends" / "openvino.py"
     call = "            infer_request.infer({0: x})\n"
     backend.write_text(backend.read_text().replace(call, call * 10))
     result = snakemake(workflow_copy, "--cores", "1", "results/table.md", repo=code)
@@ -457,6 +457,6 @@ def test_a_rerun_judges_a_change_on_a_fresh_process_and_a_rerun_of_the_same_code
     log = (workflow_copy / "results" / "logs" / "local" / "resnet18" / "time_openvino" / "latency" / "fp32_bs1.log").read_text()
     assert "measuring the cell once more in a fresh process" in log and "fresh process: " in log
     row = _what_changed_row(workflow_copy, label)
-    assert "src/infbench/backends/openvino.py" in row and "faster" not in row
+    assert "src/infbench/measuring/backends/openvino.py" in row and "faster" not in row
     # Slower where the fresh process agrees, unconfirmed where it did not: the verdict says which, with each process.
     assert ", confirmed in a fresh process (" in row or "unconfirmed: slower in one process" in row, row

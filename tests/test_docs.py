@@ -4,8 +4,8 @@ import json
 
 from conftest import REPO, load_script
 
-from infbench.configdoc import config_readme
-from infbench.records import record_json_schema
+from infbench.planning.configdoc import config_readme
+from infbench.results.records import record_json_schema
 
 write_docs = load_script(REPO / "tools" / "write_docs.py")
 

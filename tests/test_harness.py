@@ -4,7 +4,7 @@ import time
 import numpy as np
 import pytest
 
-from infbench.harness import MeasurePolicy, Stats, WarmupPolicy, bare_loop_mean_ms, summarize, time_steps, warm_up
+from infbench.measuring.harness import MeasurePolicy, Stats, WarmupPolicy, bare_loop_mean_ms, summarize, time_steps, warm_up
 
 
 def test_summarize_matches_numpy_and_statistics():

@@ -11,7 +11,7 @@ from conftest import REPO, copy_code, installed_from
 PATH_EDIT = re.compile(r"\bsys\.path\s*(?:\.\s*(?:insert|append|extend)\b|\[[^\]]*\]\s*=|\+?=(?!=))|\bsite\.addsitedir\b")
 # A user's own model (`package.module:function`) is looked for in the working and workflow folders, as
 # README says: that is the user's code on the import path, not the package's.
-USER_MODULE_FOLDERS = REPO / "src" / "infbench" / "models.py"
+USER_MODULE_FOLDERS = REPO / "src" / "infbench" / "model" / "models.py"
 
 
 def _project_sources():
@@ -24,7 +24,7 @@ def _project_sources():
 def test_the_package_is_imported_from_its_editable_installation(tmp_path):
     assert installed_from(REPO) == "infbench"
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    where = "import infbench.config, pathlib; print(pathlib.Path(infbench.config.__file__).parent)"
+    where = "import infbench; print(*infbench.__path__)"
     result = subprocess.run([sys.executable, "-c", where], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(REPO / "src" / "infbench")

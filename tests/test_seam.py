@@ -1,7 +1,7 @@
 """Planning imports none of the libraries that measure: the Snakefile and the rules build the plan with snakemake alone.
 
 The modules are the ones the Snakefile and workflow/rules/*.smk import, followed through the package's own imports
-(lazy ones included) by infbench.dependencies, the reader the rules' code digests use. What the plan's functions do
+(lazy ones included) by infbench.planning.dependencies, the reader the rules' code digests use. What the plan's functions do
 when they run is checked by tests/test_lint.py's dry run, in which every library outside snakemake is blocked.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from conftest import REPO
 
-from infbench.dependencies import package_files
+from infbench.planning.dependencies import package_files
 
 MEASURING_LIBRARIES = ("numpy", "pandas", "torch", "torchvision", "onnx", "onnxruntime", "openvino", "tensorrt")
 
@@ -39,8 +39,8 @@ def planning_modules() -> list[str]:
 
 def test_the_planning_modules_are_found_in_the_rules_imports():
     modules = planning_modules()
-    assert {"infbench.config", "infbench.dependencies", "infbench.catalog", "infbench.cells", "infbench.serving.plan"} <= set(modules)
-    assert not {"infbench.harness", "infbench.runner", "infbench.models"} & set(modules), modules
+    assert {"infbench.planning.config", "infbench.planning.dependencies", "infbench.planning.catalog", "infbench.planning.cells", "infbench.planning.serving"} <= set(modules)
+    assert not {"infbench.measuring.harness", "infbench.measuring.runner", "infbench.model.models"} & set(modules), modules
 
 
 def test_importing_every_planning_module_loads_no_measuring_library(tmp_path):
@@ -51,6 +51,6 @@ def test_importing_every_planning_module_loads_no_measuring_library(tmp_path):
 
 
 def test_the_probe_sees_a_measuring_library_where_one_is_imported(tmp_path):
-    cmd = [sys.executable, "-c", PROBE, ",".join(MEASURING_LIBRARIES), "infbench.config", "infbench.harness"]
+    cmd = [sys.executable, "-c", PROBE, ",".join(MEASURING_LIBRARIES), "infbench.planning.config", "infbench.measuring.harness"]
     result = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert json.loads(result.stdout) == {"infbench.harness": ["numpy"]}, result.stdout + result.stderr
+    assert json.loads(result.stdout) == {"infbench.measuring.harness": ["numpy"]}, result.stdout + result.stderr

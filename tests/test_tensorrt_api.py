@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, load_script
 
-from infbench import availability as trt_backend
+from infbench.planning import availability as trt_backend
 
 check_tensorrt_api = load_script(REPO / "tools" / "check_tensorrt_api.py")
 

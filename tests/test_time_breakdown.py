@@ -7,7 +7,7 @@ import sys
 import pytest
 from conftest import REPO, load_script
 
-from infbench.records import read_record
+from infbench.results.records import read_record
 
 H200 = REPO / "docs" / "results" / "h200"
 breakdown = load_script(REPO / "benchmarks" / "time_breakdown.py")

@@ -30,11 +30,11 @@ import logging
 import sys
 from pathlib import Path
 
-from infbench.cells import Cell
 from infbench.errors import BenchError
+from infbench.planning.cells import Cell
 from infbench.report.baseline import Comparison, compare, read_run
-from infbench.report.changes import Threshold
 from infbench.report.whatchanged import cell_text, document, verdict_text
+from infbench.results.changes import Threshold
 
 REGRESSED, BAD_INPUT = 1, 2
 

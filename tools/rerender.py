@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 from infbench.report.baseline import history_changes
-from infbench.report.changes import Threshold
 from infbench.report.outputs import ReportFiles, summary_from_folder, write_report
 from infbench.report.rows import load_rows
+from infbench.results.changes import Threshold
 
 
 def main() -> int:

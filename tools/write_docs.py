@@ -11,9 +11,9 @@ import json
 import sys
 from pathlib import Path
 
-from infbench.configdoc import config_readme
-from infbench.records import record_json_schema
-from infbench.serving.records import serving_json_schema
+from infbench.planning.configdoc import config_readme
+from infbench.results.records import record_json_schema
+from infbench.results.serving_records import serving_json_schema
 
 REPO = Path(__file__).resolve().parents[1]
 
