@@ -9,12 +9,16 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-# The workflow's own package, src/infbench, for the DAG build. Jobs' scripts import it through the
-# link scripts/infbench (Snakemake puts a script's folder on its sys.path).
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-
-from infbench.config import validate_config
+# The workflow's own package, src/infbench, is installed (`-e .` in requirements.txt): the DAG build and
+# every job's script import it from there, and the conda environments in envs/ install it from this folder.
 from infbench.errors import ConfigError
+from infbench.planning.config import validate_config
+from infbench.planning.dependencies import installed_elsewhere, name_project_folder
+
+# The rules' code digests read this folder's src/: a package installed from another copy would run other code.
+if problem := installed_elsewhere(Path(workflow.basedir) / "src"):
+    sys.exit(f"error: {problem}")
+name_project_folder(Path(workflow.basedir))
 
 
 configfile: "config/config.yaml"

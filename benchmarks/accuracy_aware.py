@@ -16,19 +16,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
+from infbench.measuring.quantization.run import quantize
+from infbench.model.reference import load_eval_set
+from infbench.planning.catalog import RECIPES
 
-from infbench.catalog import RECIPES  # noqa: E402
-from infbench.quantization.run import quantize  # noqa: E402
-from infbench.reference import load_eval_set  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 GATE = 0.99  # parity.tolerances.int8.min_accuracy_ratio's default
 

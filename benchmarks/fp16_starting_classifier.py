@@ -6,7 +6,7 @@ data and seed:
     first H200 run did),
   - "fresh": the classifier starts from PyTorch's own initialisation (what training does today).
 For each model: held-out accuracy, the largest logit, the largest value the model holds or computes
-(infbench.reference.largest_value: weights, buffers and layer outputs), and its fp16 run
+(infbench.model.reference.largest_value: weights, buffers and layer outputs), and its fp16 run
 (`model.half()`, fp16 arithmetic on the CPU) against its fp32 run with the default fp16 tolerances.
 
     python benchmarks/fp16_starting_classifier.py [--size 32] [--json FILE]
@@ -25,16 +25,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
+from infbench.model import training
+from infbench.model.data import load_images, write_digits
+from infbench.model.models import build_model
+from infbench.model.parity import Tolerance, compare
+from infbench.model.reference import FP16_MAX, largest_value
+from infbench.model.subsets import subset
+from infbench.planning.config import validate_config
 
-from infbench import training  # noqa: E402
-from infbench.config import validate_config  # noqa: E402
-from infbench.data import load_images, write_digits  # noqa: E402
-from infbench.models import build_model  # noqa: E402
-from infbench.parity import Tolerance, compare  # noqa: E402
-from infbench.reference import FP16_MAX, largest_value  # noqa: E402
-from infbench.subsets import subset  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 # The shipped defaults, as the workflow reads them from its schema.
 FP16 = Tolerance(**validate_config({}, REPO / "workflow" / "schemas" / "config.schema.yaml")["parity"]["tolerances"]["fp16"])

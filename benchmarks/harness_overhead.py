@@ -15,17 +15,14 @@ import statistics
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
-
-from infbench.artifacts import read_json  # noqa: E402
-from infbench.backends import implementation  # noqa: E402
-from infbench.backends.base import CellRequest  # noqa: E402
-from infbench.catalog import BACKENDS  # noqa: E402
-from infbench.envinfo import host, usable_cpus  # noqa: E402
-from infbench.harness import WarmupPolicy, bare_loop_mean_ms, summarize, time_steps, warm_up  # noqa: E402
-from infbench.layout import ModelFiles  # noqa: E402
-from infbench.reference import load_eval_set  # noqa: E402
+from infbench.artifacts import read_json
+from infbench.measuring.backends import implementation
+from infbench.measuring.backends.base import CellRequest
+from infbench.measuring.harness import WarmupPolicy, bare_loop_mean_ms, summarize, time_steps, warm_up
+from infbench.model.reference import load_eval_set
+from infbench.planning.catalog import BACKENDS
+from infbench.planning.envinfo import host, usable_cpus
+from infbench.planning.layout import ModelFiles
 
 
 def main() -> int:

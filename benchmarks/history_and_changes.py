@@ -25,17 +25,16 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
+from infbench.artifacts import write_json
+from infbench.report.baseline import compare, history_changes, read_run
+from infbench.report.rows import summary_rows
+from infbench.report.summary import ModelSummary, RunSummary, write_summary
+from infbench.report.whatchanged import document, section
+from infbench.results.changes import Threshold
+from infbench.results.history import keep
+from infbench.results.records import Record, read_record
 
-from infbench.artifacts import write_json  # noqa: E402
-from infbench.history import keep  # noqa: E402
-from infbench.records import Record, read_record  # noqa: E402
-from infbench.report.baseline import compare, history_changes, read_run  # noqa: E402
-from infbench.report.changes import Threshold  # noqa: E402
-from infbench.report.rows import summary_rows  # noqa: E402
-from infbench.report.summary import ModelSummary, RunSummary, write_summary  # noqa: E402
-from infbench.report.whatchanged import document, section  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 H200 = REPO / "docs" / "results" / "h200"
 CPU = REPO / "docs" / "results" / "cpu-2core"

@@ -19,19 +19,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import mlperf_loadgen as lg
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
-
-import mlperf_loadgen as lg  # noqa: E402
-
-from infbench.catalog import BACKENDS  # noqa: E402
-from infbench.envinfo import host  # noqa: E402
-from infbench.serving.loadgen import DETAIL, LoadGenHarness, RunRequest, read_detail  # noqa: E402
-from infbench.serving.loops import BatchingLoop, BatchModels, InlineLoop  # noqa: E402
-from infbench.variants import BatchingQueue  # noqa: E402
-from infbench.versions import installed_version  # noqa: E402
+from infbench.measuring.serving.loadgen import DETAIL, LoadGenHarness, RunRequest, read_detail
+from infbench.measuring.serving.loops import BatchingLoop, BatchModels, InlineLoop
+from infbench.planning.catalog import BACKENDS
+from infbench.planning.envinfo import host
+from infbench.planning.variants import BatchingQueue
+from infbench.planning.versions import installed_version
 
 SAMPLES = 256
 CLASSES = 1000  # ResNet50's output: each answer carries 4 kB, as a real one would

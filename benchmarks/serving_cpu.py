@@ -21,10 +21,9 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
+from infbench.results.serving_records import read_serving_record
 
-from infbench.serving.records import read_serving_record  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 TARGET = 1.5
 

@@ -23,17 +23,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
-
-from infbench.records import Record, read_record  # noqa: E402
+from infbench.results.records import Record, read_record
 
 STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
 RULE = re.compile(r"^(?:local)?rule (\w+):$")
 FIELD = re.compile(r"^\s+(jobid|output|log|benchmark): (.*)$")
 FINISHED = re.compile(r"^Finished jobid: (\d+) \(Rule: (\w+)\)$")
 LOG_LINE = re.compile(r"^(\d\d):(\d\d):(\d\d) \[\w+\] (.*)$")
-# The runner's log lines that close each phase of a cell (src/infbench/runner.py).
+# The runner's log lines that close each phase of a cell (src/infbench/measuring/runner.py).
 PHASE_ENDS = {"loaded": ("loaded in ",), "parity": ("parity on ", "below the gate", "mismatch:"),
               "end_to_end": ("end to end: mean",), "device_resident": ("device resident: mean",)}
 TIMING_PARTS = ("process", "lock_wait", "device_init", "imports", "load", "prepare", "first_inference", "parity", "warmup",

@@ -3,8 +3,8 @@
 For every cell asked for, two implementations run side by side in one process, in alternating rounds
 (so that drift of the machine affects both alike):
 
-- the harness: the workflow's backend (infbench.backends) loaded and prepared as a timing job does,
-  and timed by infbench.harness one call at a time (device resident on a GPU, end to end on a CPU);
+- the harness: the workflow's backend (infbench.measuring.backends) loaded and prepared as a timing job does,
+  and timed by infbench.measuring.harness one call at a time (device resident on a GPU, end to end on a CPU);
 - a bare loop: the same runtime configured directly with its own API (torchvision + torch.compile,
   an ONNX Runtime session with IO binding, an OpenVINO compiled model), read by one clock at each end
   of N calls, with the same synchronisation per call as the harness (one request at a time).
@@ -26,17 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
-
-from infbench.artifacts import read_json  # noqa: E402
-from infbench.backends import implementation  # noqa: E402
-from infbench.backends.base import CellRequest  # noqa: E402
-from infbench.catalog import BACKENDS  # noqa: E402
-from infbench.envinfo import host, usable_cpus  # noqa: E402
-from infbench.harness import WarmupPolicy, summarize, time_steps, warm_up  # noqa: E402
-from infbench.layout import ModelFiles  # noqa: E402
-from infbench.reference import load_eval_set  # noqa: E402
+from infbench.artifacts import read_json
+from infbench.measuring.backends import implementation
+from infbench.measuring.backends.base import CellRequest
+from infbench.measuring.harness import WarmupPolicy, summarize, time_steps, warm_up
+from infbench.model.reference import load_eval_set
+from infbench.planning.catalog import BACKENDS
+from infbench.planning.envinfo import host, usable_cpus
+from infbench.planning.layout import ModelFiles
 
 
 def harness_step(request: CellRequest, batch: np.ndarray):
@@ -138,8 +135,8 @@ def bare_openvino(request: CellRequest, batch: np.ndarray):
     return step, None
 
 
-BARE = {"infbench.backends.pytorch": bare_pytorch, "infbench.backends.onnxruntime": bare_onnxruntime,
-        "infbench.backends.openvino": bare_openvino}
+BARE = {"infbench.measuring.backends.pytorch": bare_pytorch, "infbench.measuring.backends.onnxruntime": bare_onnxruntime,
+        "infbench.measuring.backends.openvino": bare_openvino}
 
 
 def bare_mean_ms(step, sync, n: int) -> float:

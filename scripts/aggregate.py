@@ -3,17 +3,17 @@
 from pathlib import Path
 
 from infbench.artifacts import read_json
-from infbench.layout import RESULTS
+from infbench.planning.layout import RESULTS
+from infbench.planning.versions import installed_version
 from infbench.report.baseline import history_changes
-from infbench.report.changes import Threshold
 from infbench.report.details import CONFIGURATION_LIBRARIES
 from infbench.report.outputs import ReportFiles, write_report
 from infbench.report.rows import UNREADABLE, load_rows
 from infbench.report.serving import scenario_rows
 from infbench.report.summary import ModelSummary, RunSummary, parity_notes
+from infbench.results.changes import Threshold
+from infbench.results.serving_records import read_serving_record
 from infbench.scripting import step
-from infbench.serving.records import read_serving_record
-from infbench.versions import installed_version
 
 
 def main(smk) -> None:

@@ -1,12 +1,12 @@
 """Build a TensorRT engine from the ONNX model (one precision, batch size and builder level) into its folder."""
 
 from infbench.artifacts import read_json, write_json
-from infbench.availability import tensorrt_missing
-from infbench.backends.base import BUILD_RECORD, read_quantized, skipped_build
-from infbench.backends.tensorrt import EngineSpec, build_engine
 from infbench.contents import write_contents
 from infbench.errors import BackendUnavailable
-from infbench.onnx_file import batch_ruled_out
+from infbench.measuring.backends.base import BUILD_RECORD, read_quantized, skipped_build
+from infbench.measuring.backends.tensorrt import EngineSpec, build_engine
+from infbench.model.onnx_file import batch_ruled_out
+from infbench.planning.availability import tensorrt_missing
 from infbench.scripting import step
 
 

@@ -3,12 +3,12 @@
 import numpy as np
 
 from infbench.artifacts import read_json, write_json
-from infbench.availability import torch2trt_missing
-from infbench.backends.base import BUILD_RECORD, CellRequest, skipped_build
-from infbench.backends.torch2trt import build_module
-from infbench.catalog import BACKENDS
 from infbench.contents import write_contents
-from infbench.reference import load_eval_set
+from infbench.measuring.backends.base import BUILD_RECORD, CellRequest, skipped_build
+from infbench.measuring.backends.torch2trt import build_module
+from infbench.model.reference import load_eval_set
+from infbench.planning.availability import torch2trt_missing
+from infbench.planning.catalog import BACKENDS
 from infbench.scripting import step
 
 

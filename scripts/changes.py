@@ -6,12 +6,12 @@ import pandas as pd
 
 from infbench.artifacts import atomic_path, write_json, write_text
 from infbench.errors import BenchError
-from infbench.history import parse_time
-from infbench.layout import RESULTS
-from infbench.records import load_records
+from infbench.planning.layout import RESULTS
 from infbench.report.baseline import Side, compare, history_point, read_run
-from infbench.report.changes import Threshold
 from infbench.report.whatchanged import csv_columns, document, flat
+from infbench.results.changes import Threshold
+from infbench.results.history import parse_time
+from infbench.results.records import load_records
 from infbench.scripting import step
 
 NO_BASELINE = ("compare.baseline is not set: give a run's result folder (such as docs/results/cpu-2core) or a time in "

@@ -1,9 +1,9 @@
 """Compare ONNX Runtime's outputs for onnx_model.onnx with PyTorch's, at every batch size the cells use; fail beyond tolerance."""
 
 from infbench.artifacts import read_json, write_json
-from infbench.export import check_with_onnxruntime, export_failure
-from infbench.parity import Tolerance
-from infbench.reference import load_eval_set
+from infbench.model.export import check_with_onnxruntime, export_failure
+from infbench.model.parity import Tolerance
+from infbench.model.reference import load_eval_set
 from infbench.scripting import step
 
 

@@ -5,10 +5,10 @@ cell says the same.
 """
 
 from infbench.artifacts import read_json, write_json
-from infbench.backends.base import BUILD_RECORD, CellRequest, skipped_build
-from infbench.backends.pytorch import RUNTIME, precompile
-from infbench.catalog import BACKENDS
 from infbench.contents import write_contents
+from infbench.measuring.backends.base import BUILD_RECORD, CellRequest, skipped_build
+from infbench.measuring.backends.pytorch import RUNTIME, precompile
+from infbench.planning.catalog import BACKENDS
 from infbench.scripting import step
 
 

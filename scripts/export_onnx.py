@@ -7,10 +7,10 @@ model's ONNX cells are then skipped with the exporter's own message, and the res
 from pathlib import Path
 
 from infbench.artifacts import read_json, write_json, write_text
-from infbench.export import export_onnx, failed_export
-from infbench.models import load_trained
+from infbench.model.export import export_onnx, failed_export
+from infbench.model.models import load_trained
+from infbench.planning.versions import imported_versions
 from infbench.scripting import step
-from infbench.versions import imported_versions
 
 
 def main(smk) -> None:

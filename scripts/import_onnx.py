@@ -3,11 +3,11 @@
 import numpy as np
 
 from infbench.artifacts import read_json, sha256, write_json
-from infbench.data import load_images
-from infbench.onnx_file import cpu_session, import_onnx, scores
+from infbench.model.data import load_images
+from infbench.model.onnx_file import cpu_session, import_onnx, scores
+from infbench.model.subsets import draw
+from infbench.planning.versions import imported_versions
 from infbench.scripting import step
-from infbench.subsets import draw
-from infbench.versions import imported_versions
 
 CHUNK = 64  # images loaded at a time while the held-out accuracy is measured
 

@@ -3,8 +3,8 @@
 from infbench.artifacts import atomic_path
 from infbench.report.loadchart import plot_load
 from infbench.report.serving import scenario_rows
+from infbench.results.serving_records import read_serving_record
 from infbench.scripting import step
-from infbench.serving.records import read_serving_record
 
 
 def main(smk) -> None:

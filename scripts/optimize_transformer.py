@@ -9,8 +9,8 @@ from pathlib import Path
 from infbench.artifacts import read_json, write_json
 from infbench.contents import write_contents
 from infbench.errors import first_line
-from infbench.export import export_failure
-from infbench.ort_transformer import RECORD, model_type, not_applicable, optimize
+from infbench.model.export import export_failure
+from infbench.model.ort_transformer import RECORD, model_type, not_applicable, optimize
 from infbench.scripting import step
 
 

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from infbench.artifacts import write_json
-from infbench.data import prepare
+from infbench.model.data import prepare
 from infbench.scripting import step
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from infbench.artifacts import read_json, write_json
 from infbench.contents import write_contents
 from infbench.errors import BackendUnavailable, first_line
-from infbench.layout import QUANTIZATION_RECORD
-from infbench.quantization.run import quantize
+from infbench.measuring.quantization.run import quantize
+from infbench.planning.layout import QUANTIZATION_RECORD
 from infbench.scripting import step
 
 

@@ -2,7 +2,7 @@
 CPU, or ONNX Runtime's in fp32 on the CPU for a model given as an ONNX file."""
 
 from infbench.artifacts import read_json
-from infbench.reference import (
+from infbench.model.reference import (
     build_eval_set,
     build_eval_set_from_onnx,
     fp16_range_note,

@@ -4,16 +4,22 @@ import dataclasses
 from pathlib import Path
 
 from infbench.artifacts import read_json
-from infbench.backends.base import CellRequest
-from infbench.catalog import BACKENDS
-from infbench.parity import Tolerance
-from infbench.records import OK, SKIPPED, Isolation, now_utc, read_record
-from infbench.reference import load_eval_set
+from infbench.measuring.backends.base import CellRequest
+from infbench.measuring.serving.cell import serve_cell
+from infbench.model.parity import Tolerance
+from infbench.model.reference import load_eval_set
+from infbench.planning.catalog import BACKENDS
+from infbench.planning.scenarios import ScenarioCell
+from infbench.planning.serving import built_for
+from infbench.results.records import OK, SKIPPED, Isolation, now_utc, read_record
+from infbench.results.serving_records import (
+    ServingRecord,
+    TimingReference,
+    read_serving_record,
+    serving_header,
+    write_serving_record,
+)
 from infbench.scripting import held_lock, step
-from infbench.serving.cell import serve_cell
-from infbench.serving.plan import built_for
-from infbench.serving.records import ServingRecord, TimingReference, read_serving_record, serving_header, write_serving_record
-from infbench.serving.scenarios import ScenarioCell
 
 ARTIFACT_ROLES = ("pth", "onnx", "onnx_fp16", "int8_dir")
 

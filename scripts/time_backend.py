@@ -3,18 +3,18 @@
 from pathlib import Path
 
 from infbench.artifacts import read_json
-from infbench.backends.base import BUILD_RECORD, CellRequest
-from infbench.catalog import BACKENDS
-from infbench.cells import Cell
-from infbench.export import export_failure
-from infbench.fresh import CellJob, confirmed
-from infbench.harness import MeasurePolicy, WarmupPolicy
-from infbench.history import keep
-from infbench.layout import RESULTS
-from infbench.onnx_file import batch_ruled_out
-from infbench.parity import Tolerance
-from infbench.records import SKIPPED, Isolation, Record, error_record, header, now_utc, write_record
-from infbench.report.changes import Threshold
+from infbench.measuring.backends.base import BUILD_RECORD, CellRequest
+from infbench.measuring.fresh import CellJob, confirmed
+from infbench.measuring.harness import MeasurePolicy, WarmupPolicy
+from infbench.model.export import export_failure
+from infbench.model.onnx_file import batch_ruled_out
+from infbench.model.parity import Tolerance
+from infbench.planning.catalog import BACKENDS
+from infbench.planning.cells import Cell
+from infbench.planning.layout import RESULTS
+from infbench.results.changes import Threshold
+from infbench.results.history import keep
+from infbench.results.records import SKIPPED, Isolation, Record, error_record, header, now_utc, write_record
 from infbench.scripting import attempt_log, failed_log, held_lock, step
 
 ARTIFACT_ROLES = ("pth", "onnx", "onnx_fp16", "engine_dir", "torch2trt_dir", "int8_dir", "ort_transformer_dir", "compile_dir")

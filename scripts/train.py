@@ -1,10 +1,10 @@
 """Train the configured classifier; write model_weights.pth and its model card."""
 
 from infbench.artifacts import read_json, write_json
-from infbench.models import save_state_dict
+from infbench.model.models import save_state_dict
+from infbench.model.training import TrainSettings, train
+from infbench.planning.versions import imported_versions
 from infbench.scripting import step
-from infbench.training import TrainSettings, train
-from infbench.versions import imported_versions
 
 
 def main(smk) -> None:

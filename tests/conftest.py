@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
 
 # Small enough to run the whole workflow in well under a minute on two cores.
-# What the planning side (the Snakefile, the rules and the modules they import) must never load: Snakemake
-# imports it to build the DAG, on machines and in processes that measure nothing.
-NUMERICAL_LIBRARIES = ("numpy", "torch", "torchvision", "onnx", "onnxruntime", "openvino", "pandas", "tensorrt", "scipy",
-                       "matplotlib")
-
 TINY_CONFIG = {
     "model": {"architecture": "resnet18", "image_size": 32},
     "train": {"head": {"max_images": 96, "epochs": 5}, "max_val_images": 64, "batch_size": 32},
@@ -33,10 +30,10 @@ def make_artifacts(root: Path, image_size: int, classes: int, n_images: int, fp1
     """A randomly initialised model's weights (resnet18 unless named), its ONNX export(s), and an evaluation set of real digits."""
     import torch
 
-    from infbench.data import write_digits
-    from infbench.export import export_onnx
-    from infbench.models import build_model, save_state_dict
-    from infbench.reference import build_eval_set
+    from infbench.model.data import write_digits
+    from infbench.model.export import export_onnx
+    from infbench.model.models import build_model, save_state_dict
+    from infbench.model.reference import build_eval_set
 
     torch.manual_seed(0)
     model = build_model(architecture, classes, image_size).eval()
@@ -54,10 +51,22 @@ def write_config(workdir: Path, config: dict) -> None:
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
 
 
+def load_script(path: Path) -> ModuleType:
+    """A script of tools/ or benchmarks/ (folders that are no package) as a module, loaded from its file."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
 def snakemake(workdir: Path, *args: str, env: dict | None = None, timeout: int = 900, repo: Path = REPO) -> subprocess.CompletedProcess:
     """Run the real snakemake CLI on the repository's Snakefile (or a copy's) inside `workdir`."""
     cmd = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(workdir), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    env = {**os.environ, **(env or {})}
+    if repo != REPO:  # the copy's own package ahead of the installed one, as if installed from the copy
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(repo / "src"), env.get("PYTHONPATH"))))
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 CODE = ("Snakefile", "workflow", "scripts", "src", "profiles", "envs")
@@ -121,6 +130,8 @@ def requirements_closure(requirements: Path) -> set[str]:
 
     lines = [line.split("#")[0].strip() for line in requirements.read_text().splitlines()]
     pending = [(Requirement(line), set()) for line in lines if line and not line.startswith("-")]
+    pending += [(Requirement(installed_from(requirements.parent / line.removeprefix("-e").strip())), set())
+                for line in lines if line.startswith("-e ")]
     seen: set[str] = set()
     while pending:
         requirement, _ = pending.pop()
@@ -138,6 +149,16 @@ def requirements_closure(requirements: Path) -> set[str]:
             if dependency.marker is None or any(dependency.marker.evaluate({"extra": e}) for e in extras | {""}):
                 pending.append((dependency, set()))
     return seen
+
+
+def installed_from(folder: Path) -> str:
+    """The name of the distribution this environment installed from `folder` (`pip install -e FOLDER`)."""
+    from importlib.metadata import distributions
+
+    for dist in distributions():
+        if json.loads(dist.read_text("direct_url.json") or "{}").get("url") == folder.resolve().as_uri():
+            return dist.metadata["Name"]
+    raise AssertionError(f"nothing is installed from {folder} (pip install -e {folder})")
 
 
 def modules_outside(closure: set[str]) -> set[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from infbench.backends.base import CellRequest, Loaded, Runtime
+from infbench.measuring.backends.base import CellRequest, Loaded, Runtime
 
 
 class FixedOutputsRuntime(Runtime):

@@ -4,19 +4,19 @@ import numpy as np
 import pytest
 from conftest import make_artifacts
 
-from infbench.backends import implementation
-from infbench.backends.base import CellRequest, Runtime
-from infbench.catalog import BACKENDS, Backend
-from infbench.harness import WarmupPolicy
-from infbench.parity import Tolerance
-from infbench.records import Record
-from infbench.reference import load_eval_set, save_eval_set
-from infbench.runner import run_cell
-from infbench.variants import OnnxRuntimeOptions, OpenVINOOptions, Options, PyTorchOptions, TensorRTOptions, Variant
+from infbench.measuring.backends import implementation
+from infbench.measuring.backends.base import CellRequest, Runtime
+from infbench.measuring.harness import WarmupPolicy
+from infbench.measuring.runner import run_cell
+from infbench.model.parity import Tolerance
+from infbench.model.reference import load_eval_set, save_eval_set
+from infbench.planning.catalog import BACKENDS, Backend
+from infbench.planning.variants import OnnxRuntimeOptions, OpenVINOOptions, Options, PyTorchOptions, TensorRTOptions, Variant
+from infbench.results.records import Record
 
-OPTIONS = {"infbench.backends.pytorch": PyTorchOptions, "infbench.backends.onnxruntime": OnnxRuntimeOptions,
-           "infbench.backends.tensorrt": TensorRTOptions, "infbench.backends.openvino": OpenVINOOptions,
-           "infbench.backends.torch2trt": Options}
+OPTIONS = {"infbench.measuring.backends.pytorch": PyTorchOptions, "infbench.measuring.backends.onnxruntime": OnnxRuntimeOptions,
+           "infbench.measuring.backends.tensorrt": TensorRTOptions, "infbench.measuring.backends.openvino": OpenVINOOptions,
+           "infbench.measuring.backends.torch2trt": Options}
 
 
 @pytest.mark.parametrize("name", list(BACKENDS))
@@ -96,7 +96,7 @@ def test_fixed_buffer_runs_copy_into_the_bound_buffers_in_place_and_read_the_out
     # fixed addresses, so an input must be copied into the buffer, never bound as a new tensor.
     import torch
 
-    from infbench.backends.cuda import buffer_resident
+    from infbench.measuring.backends.cuda import buffer_resident
 
     x_buffer, y_buffer = torch.zeros(2, 3, dtype=torch.float16), torch.zeros(2, 1, dtype=torch.float16)
     addresses = (x_buffer.data_ptr(), y_buffer.data_ptr())

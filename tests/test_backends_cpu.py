@@ -6,16 +6,16 @@ import pytest
 import torch
 from conftest import make_artifacts
 
-from infbench.backends.base import CellRequest
-from infbench.catalog import BACKENDS
 from infbench.errors import ArtifactError
-from infbench.export import check_with_onnxruntime, export_onnx
-from infbench.hardware import no_cpu_bf16_reason
-from infbench.harness import WarmupPolicy
-from infbench.models import load_trained
-from infbench.parity import Tolerance
-from infbench.reference import load_eval_set, save_eval_set
-from infbench.runner import run_cell as measure_cell
+from infbench.measuring.backends.base import CellRequest
+from infbench.measuring.harness import WarmupPolicy
+from infbench.measuring.runner import run_cell as measure_cell
+from infbench.model.export import check_with_onnxruntime, export_onnx
+from infbench.model.models import load_trained
+from infbench.model.parity import Tolerance
+from infbench.model.reference import load_eval_set, save_eval_set
+from infbench.planning.catalog import BACKENDS
+from infbench.planning.hardware import no_cpu_bf16_reason
 
 
 def run_cell(*args, **kwargs) -> dict:
@@ -91,7 +91,7 @@ def test_torch_compile_compiles_before_timing_and_keeps_its_cache(artifacts):
 def test_inductors_compile_workers_are_stopped_and_waited_for():
     from torch._inductor.async_compile import AsyncCompile
 
-    from infbench.backends.pytorch import stop_compile_workers
+    from infbench.measuring.backends.pytorch import stop_compile_workers
 
     # The pool torch.compile starts for Triton kernels on a GPU: a sidecar process and its workers, here really running.
     assert AsyncCompile.process_pool().submit(AsyncCompile._get_ready).result(timeout=300) == "ready"
@@ -156,7 +156,7 @@ def test_onnxruntime_cpu_reports_where_its_nodes_ran(artifacts):
 def test_onnxruntime_sessions_never_fall_back_to_another_provider_at_run_time(artifacts):
     import onnxruntime as ort
 
-    from infbench.backends.onnxruntime import _create_session, _session_options
+    from infbench.measuring.backends.onnxruntime import _create_session, _session_options
 
     session, _ = _create_session(ort, str(artifacts / "onnx_model.onnx"), _session_options(ort, 1), ["CPUExecutionProvider"])
     # ONNX Runtime has a setter (disable_fallback) but no getter for this flag; an enabled fallback
@@ -243,7 +243,7 @@ def test_torchscript_exporter_writes_older_opsets(artifacts, tmp_path):
 
 
 def test_provider_load_errors_are_reduced_to_their_cause():
-    from infbench.backends.onnxruntime import provider_load_error
+    from infbench.measuring.backends.onnxruntime import provider_load_error
 
     logged = [
         "*************** EP Error ***************",
@@ -269,7 +269,7 @@ def test_a_cell_that_fails_at_run_time_becomes_an_error_record(artifacts):
 
 
 def test_what_onnx_runtime_says_about_fallback_modes_is_kept_for_the_record():
-    from infbench.backends.onnxruntime import RUNTIME
+    from infbench.measuring.backends.onnxruntime import RUNTIME
 
     logged = [
         "\x1b[0;93m2026-11-30 10:02:11.1 [W:onnxruntime:, conv.cc:420 UpdateState] OP Conv(node_Conv_842) running in "

@@ -8,13 +8,14 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO, snakemake
+from conftest import REPO, load_script, snakemake
 
 from infbench.artifacts import write_json
-from infbench.cells import Cell
-from infbench.history import entries, keep, previous
-from infbench.records import Record, header, read_record
-from infbench.report.changes import (
+from infbench.planning.cells import Cell
+from infbench.report.rows import summary_rows
+from infbench.report.summary import ModelSummary, RunSummary, write_summary
+from infbench.report.whatchanged import change_table, section, verdict_text
+from infbench.results.changes import (
     FASTER,
     NOT_COMPARABLE,
     SLOWER,
@@ -25,12 +26,10 @@ from infbench.report.changes import (
     compare_records,
     decide,
 )
-from infbench.report.rows import summary_rows
-from infbench.report.summary import ModelSummary, RunSummary, write_summary
-from infbench.report.whatchanged import change_table, section, verdict_text
+from infbench.results.history import entries, keep, previous
+from infbench.results.records import Record, header, read_record
 
-sys.path.insert(0, str(REPO / "tools"))
-import check_regressions  # noqa: E402
+check_regressions = load_script(REPO / "tools" / "check_regressions.py")
 
 CELL = Cell("local", "resnet50", "onnxruntime_cpu", "default", "fp32", 1)
 HOST = {"cpu": "AMD EPYC", "usable_cpus": 2, "os": "Linux", "python": "3.11.7", "hostname": "vm"}
@@ -444,7 +443,7 @@ def test_a_rerun_judges_a_change_on_a_fresh_process_and_a_rerun_of_the_same_code
     # the timing job measures the cell once more in a fresh process.
     (tmp_path / "code").mkdir()
     code = copy_code(tmp_path / "code")
-    backend = code / "src" / "infbench" / "backends" / "openvino.py"
+    backend = code / "src" / "infbench" / "measuring" / "backends" / "openvino.py"
     call = "            infer_request.infer({0: x})\n"
     assert call in backend.read_text()
     backend.write_text(backend.read_text().replace(call, call + "            __import__('time').sleep(0.02)\n"))
@@ -460,6 +459,6 @@ def test_a_rerun_judges_a_change_on_a_fresh_process_and_a_rerun_of_the_same_code
     log = (workflow_copy / "results" / "logs" / "local" / "resnet18" / "time_openvino" / "latency" / "fp32_bs1.log").read_text()
     assert "measuring the cell once more in a fresh process" in log and "fresh process: " in log
     row = _what_changed_row(workflow_copy, label)
-    assert "src/infbench/backends/openvino.py" in row and "faster" not in row
+    assert "src/infbench/measuring/backends/openvino.py" in row and "faster" not in row
     # Slower where the fresh process agrees, unconfirmed where it did not: the verdict says which, with each process.
     assert ", confirmed in a fresh process (" in row or "unconfirmed: slower in one process" in row, row

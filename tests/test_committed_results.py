@@ -7,10 +7,10 @@ import jsonschema
 import pytest
 from conftest import REPO
 
-from infbench.records import read_record
 from infbench.report.document import render_comparison
 from infbench.report.outputs import ReportFiles, summary_from_folder, write_report
 from infbench.report.runs import load_runs
+from infbench.results.records import read_record
 
 RESULTS = REPO / "docs" / "results"
 RUNS = sorted(p.parent for p in RESULTS.glob("*/summary.json"))

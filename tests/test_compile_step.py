@@ -4,7 +4,7 @@ import json
 
 from conftest import TINY_CONFIG, snakemake, write_config
 
-from infbench.records import read_record
+from infbench.results.records import read_record
 
 RECORD = "results/records/local/resnet18/pytorch_cpu/compile/fp32_bs2.json"
 STEP = "results/engines/local/resnet18/pytorch_cpu/compile/fp32_bs2/build.json"

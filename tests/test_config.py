@@ -5,8 +5,8 @@ import pytest
 import yaml
 from conftest import REPO
 
-from infbench.config import validate_config
 from infbench.errors import ConfigError
+from infbench.planning.config import validate_config
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -116,8 +116,8 @@ def test_a_command_line_number_out_of_range_is_named_as_a_number(batch_sizes, ex
 
 
 def test_the_schema_takes_the_names_of_backends_from_the_catalogue_and_architectures_from_torchvision():
-    from infbench.catalog import BACKENDS
-    from infbench.config import load_schema
+    from infbench.planning.catalog import BACKENDS
+    from infbench.planning.config import load_schema
 
     text = SCHEMA.read_text()
     assert "onnxruntime_tensorrt" not in text and "mobilenet_v3_large]" not in text, "names are written once"
@@ -174,8 +174,8 @@ def test_the_one_model_whose_factory_gives_no_name_is_told_how_to_name_it(tmp_pa
 @pytest.mark.parametrize("onnx, name", [("-v2 model.onnx", "v2-model"), (".hidden.onnx", "hidden"), ("nets/.onnx", "onnx"),
                                         ("nets/ResNet.50.onnx", "ResNet.50")])
 def test_a_name_is_made_of_an_awkward_file_name_where_one_can_be(onnx, name, tmp_path):
-    from infbench.cells import WILDCARD_CONSTRAINTS
-    from infbench.modelspec import models_of
+    from infbench.planning.cells import WILDCARD_CONSTRAINTS
+    from infbench.planning.modelspec import models_of
 
     (tmp_path / onnx).parent.mkdir(exist_ok=True)
     (tmp_path / onnx).write_bytes(b"")

@@ -6,11 +6,11 @@ import shutil
 
 import pytest
 
-from infbench.data import prepare, write_digits
-from infbench.quantization import data as quantization_data
-from infbench.reference import held_out
-from infbench.subsets import coverage, draw, representative_order, subset
-from infbench.training import AllSettings, HeadSettings, TrainSettings, train
+from infbench.measuring.quantization import data as quantization_data
+from infbench.model.data import prepare, write_digits
+from infbench.model.reference import held_out
+from infbench.model.subsets import coverage, draw, representative_order, subset
+from infbench.model.training import AllSettings, HeadSettings, TrainSettings, train
 
 SIZE = 32
 CLASSES = [str(d) for d in range(10)]

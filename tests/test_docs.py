@@ -1,15 +1,13 @@
 """Files written from the code stay in step with it: config/README.md and the record's JSON Schema."""
 
 import json
-import sys
 
-from conftest import REPO
+from conftest import REPO, load_script
 
-from infbench.configdoc import config_readme
-from infbench.records import record_json_schema
+from infbench.planning.configdoc import config_readme
+from infbench.results.records import record_json_schema
 
-sys.path.insert(0, str(REPO / "tools"))
-import write_docs  # noqa: E402
+write_docs = load_script(REPO / "tools" / "write_docs.py")
 
 CONFIG_SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 

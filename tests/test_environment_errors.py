@@ -9,7 +9,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 
 from infbench.errors import environment_error
 
@@ -23,7 +22,6 @@ def _run_step(tmp_path: Path, body: str) -> subprocess.CompletedProcess:
     script.write_text(textwrap.dedent(f"""
         import sys
         from types import SimpleNamespace
-        sys.path.insert(0, {str(REPO / "src")!r})
         from infbench.scripting import step
         job = SimpleNamespace(log=[{str(tmp_path / "job.log")!r}], rule="train", resources=SimpleNamespace(),
                               output=["results/model/m/model_weights.pth", "results/model/m/model_card.json"])
@@ -81,7 +79,6 @@ def test_a_log_that_cannot_be_written_ends_the_step_with_one_line(tmp_path):
     script.write_text(textwrap.dedent(f"""
         import sys
         from types import SimpleNamespace
-        sys.path.insert(0, {str(REPO / "src")!r})
         from infbench.scripting import step
         job = SimpleNamespace(log=[{NOT_WRITABLE + "/infbench-train.log"!r}], rule="train", resources=SimpleNamespace(), output=[])
         with step(job) as log:

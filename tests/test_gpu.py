@@ -8,11 +8,11 @@ pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(),
 
 from conftest import make_artifacts  # noqa: E402
 
-from infbench.backends.base import CellRequest  # noqa: E402
-from infbench.catalog import BACKENDS  # noqa: E402
-from infbench.harness import WarmupPolicy  # noqa: E402
-from infbench.parity import Tolerance  # noqa: E402
-from infbench.runner import run_cell  # noqa: E402
+from infbench.measuring.backends.base import CellRequest  # noqa: E402
+from infbench.measuring.harness import WarmupPolicy  # noqa: E402
+from infbench.measuring.runner import run_cell  # noqa: E402
+from infbench.model.parity import Tolerance  # noqa: E402
+from infbench.planning.catalog import BACKENDS  # noqa: E402
 
 SIZE, CLASSES = 64, 10
 TOLERANCES = {"fp32": Tolerance(1e-4, 0.99999, 0.98, 0.0), "fp16": Tolerance(0.02, 0.999, 0.9, 0.0),
@@ -108,7 +108,7 @@ def test_running_out_of_gpu_memory_is_that_cells_error(artifacts):
 
 
 def test_event_timer_measures_device_work():
-    from infbench.backends.cuda import EventTimer
+    from infbench.measuring.backends.cuda import EventTimer
 
     stream = torch.cuda.Stream()
     a = torch.randn(2048, 2048, device="cuda")
@@ -166,7 +166,7 @@ def test_a_vit_export_is_captured_as_a_cuda_graph_with_its_batch_fixed(vit, batc
 def test_a_dynamic_vit_graph_is_captured_or_skipped_naming_the_nodes_left_off_the_device(vit):
     import dataclasses
 
-    from infbench.variants import OnnxRuntimeOptions, Variant
+    from infbench.planning.variants import OnnxRuntimeOptions, Variant
 
     ort = pytest.importorskip("onnxruntime")
     if "CUDAExecutionProvider" not in ort.get_available_providers():
@@ -186,7 +186,7 @@ def test_the_transformer_optimizers_model_runs_on_the_cuda_provider_with_a_graph
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         pytest.skip("onnxruntime has no CUDA provider here")
     from infbench.artifacts import write_json
-    from infbench.ort_transformer import RECORD, optimize
+    from infbench.model.ort_transformer import RECORD, optimize
 
     root, _ = vit
     write_json(tmp_path / RECORD, optimize(str(root / "onnx_model.onnx"), tmp_path, "vit_b_16", "fp16"))
@@ -198,8 +198,8 @@ def test_the_transformer_optimizers_model_runs_on_the_cuda_provider_with_a_graph
 
 
 def test_training_on_the_gpu_runs_in_mixed_precision(tmp_path):
-    from infbench.data import write_digits
-    from infbench.training import AllSettings, HeadSettings, TrainSettings, train
+    from infbench.model.data import write_digits
+    from infbench.model.training import AllSettings, HeadSettings, TrainSettings, train
 
     manifest = write_digits(tmp_path, 32, 0.2, 0)
     settings = TrainSettings("resnet18", 32, "all", 32, 64, "cuda", 0, 4, HeadSettings(64, 5, 0.01, 0.1),

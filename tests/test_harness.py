@@ -4,8 +4,8 @@ import time
 import numpy as np
 import pytest
 
-from infbench.harness import MeasurePolicy, WarmupPolicy, bare_loop_mean_ms, summarize, time_steps, warm_up
-from infbench.records import Stats
+from infbench.measuring.harness import MeasurePolicy, WarmupPolicy, bare_loop_mean_ms, summarize, time_steps, warm_up
+from infbench.results.records import Stats
 
 
 def test_summarize_matches_numpy_and_statistics():

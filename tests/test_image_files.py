@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from infbench.data import load_images, prepare, read_image
 from infbench.errors import BenchError
+from infbench.model.data import load_images, prepare, read_image
 
 LEVELS = 208
 

@@ -13,17 +13,17 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from infbench import isolation
 from infbench.errors import BenchError
-from infbench.isolation import lock_path, machine_lock
-from infbench.records import read_record
+from infbench.measuring import isolation
+from infbench.measuring.isolation import lock_path, machine_lock
+from infbench.results.records import read_record
 from infbench.scripting import step
 
 # A process that holds the host's lock alone: says so on stdout, logs while it waits (stderr), and
 # lets go when a line arrives on stdin (or at once, where told to).
 HOLDER = """
 import logging, sys
-from infbench.isolation import machine_lock
+from infbench.measuring.isolation import machine_lock
 logging.basicConfig(level=logging.INFO, format="%(message)s")
 with machine_lock(exclusive=True, poll_s=0.05) as held:
     print(f"held {held.path} {held.waited_s}", flush=True)
@@ -36,7 +36,7 @@ def _holder(tmp_path: Path, name: str, then: str) -> subprocess.Popen:
     """A holder whose environment points every temporary and lock variable somewhere of its own."""
     folder = tmp_path / name
     folder.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "TMPDIR": str(folder), "TEMP": str(folder), "TMP": str(folder),
+    env = {**os.environ, "TMPDIR": str(folder), "TEMP": str(folder), "TMP": str(folder),
            "INFBENCH_LOCK": str(folder / "lock")}
     return subprocess.Popen([sys.executable, "-c", HOLDER, then], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

@@ -17,10 +17,10 @@ def _run(*cmd, env=None):
 
 @pytest.fixture(scope="module")
 def snakemake_alone(tmp_path_factory) -> dict:
-    """An environment that sees only snakemake and what it installs: the DAG build must need no more."""
+    """An environment that sees only snakemake, what it installs and the workflow's own package: the DAG build must need no more."""
     folder = tmp_path_factory.mktemp("snakemake-alone")
     pinned = next(line for line in (REPO / "requirements.txt").read_text().splitlines() if line.startswith("snakemake=="))
-    (folder / "requirements.txt").write_text(pinned + "\n")
+    (folder / "requirements.txt").write_text(f"{pinned}\n-e {REPO}\n")  # and the workflow's own package
     outside = modules_outside(requirements_closure(folder / "requirements.txt")) - {"pip"}
     assert {"numpy", "torch", "onnxruntime", "pandas"} <= outside
     return blocking_imports(folder / "site", outside, "not a dependency of snakemake")

@@ -7,11 +7,17 @@ import torch
 import torchvision
 from conftest import REPO
 
-from infbench.architectures import check_architecture, check_image_size, factory_search_path, timm_models, torchvision_classifiers
 from infbench.errors import ConfigError
-from infbench.export import check_with_onnxruntime, export_onnx
-from infbench.models import build_model, save_state_dict
-from infbench.parity import Tolerance
+from infbench.model.export import check_with_onnxruntime, export_onnx
+from infbench.model.models import build_model, save_state_dict
+from infbench.model.parity import Tolerance
+from infbench.planning.architectures import (
+    check_architecture,
+    check_image_size,
+    factory_search_path,
+    timm_models,
+    torchvision_classifiers,
+)
 
 FP32 = Tolerance(1e-4, 0.99999, 1.0, 0.0)
 
@@ -76,8 +82,8 @@ def test_the_export_check_runs_a_few_batches_of_each_size_after_all_images_at_on
 
 
 def test_weights_as_given_keep_their_classifier(tmp_path):
-    from infbench.data import write_digits
-    from infbench.training import AllSettings, HeadSettings, TrainSettings, train
+    from infbench.model.data import write_digits
+    from infbench.model.training import AllSettings, HeadSettings, TrainSettings, train
 
     manifest = write_digits(tmp_path / "digits", 32, 0.2, 0)
     trained = build_model("resnet18", 10, 32)
@@ -106,7 +112,7 @@ class _RunsCode:
 
 def test_a_weights_file_that_would_run_code_is_refused_without_running_it(tmp_path):
     from infbench.errors import ArtifactError
-    from infbench.models import load_starting_weights, read_state_dict
+    from infbench.model.models import load_starting_weights, read_state_dict
 
     marker = tmp_path / "ran"
     torch.save({"conv1.weight": torch.zeros(1), "payload": _RunsCode(marker)}, tmp_path / "weights.pth")
@@ -120,7 +126,7 @@ def test_a_weights_file_that_would_run_code_is_refused_without_running_it(tmp_pa
 def test_a_torch2trt_module_is_read_as_plain_values_and_one_that_would_run_code_is_not_run(tmp_path):
     import collections
 
-    from infbench.backends.torch2trt import read_module_state
+    from infbench.measuring.backends.torch2trt import read_module_state
 
     state = collections.OrderedDict(engine=bytearray(b"\x00\x01" * 64), input_names=["input_0"], output_names=["output_0"],
                                     input_flattener={"schema": ((0, 1),), "size": 1}, output_flattener={"schema": (0, 1), "size": 1})

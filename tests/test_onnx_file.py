@@ -10,13 +10,13 @@ import torch
 from conftest import REPO, TINY_CONFIG, snakemake, write_config
 from tiny_net import TinyNet
 
-from infbench.catalog import BACKENDS
-from infbench.config import validate_config
 from infbench.errors import ArtifactError, ConfigError
-from infbench.export import INPUT_NAME, OUTPUT_NAME
-from infbench.modelspec import ModelSpec, models_of
-from infbench.onnx_file import check_interface, import_onnx
-from infbench.records import read_record
+from infbench.model.export import INPUT_NAME, OUTPUT_NAME
+from infbench.model.onnx_file import check_interface, import_onnx
+from infbench.planning.catalog import BACKENDS
+from infbench.planning.config import validate_config
+from infbench.planning.modelspec import ModelSpec, models_of
+from infbench.results.records import read_record
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -129,7 +129,7 @@ ONNX_FILE_CONFIG = {
 @pytest.fixture(scope="module")
 def onnx_file_run(tmp_path_factory, finished_workflow) -> tuple[Path, dict]:
     """The tiny workflow's trained resnet18, exported by the user with names of their own, measured as an ONNX file."""
-    from infbench.models import load_trained
+    from infbench.model.models import load_trained
 
     trained = json.loads((finished_workflow / "results/model/resnet18/model_card.json").read_text())
     model = load_trained(str(finished_workflow / "results/model/resnet18/model_weights.pth"), "resnet18", 10, 32)
@@ -182,8 +182,8 @@ def test_an_onnx_file_plans_no_training_and_nothing_again(onnx_file_run):
 
 
 def test_the_onnx_check_runs_a_fixed_batch_file_at_its_size_and_names_the_sizes_it_rules_out(tmp_path):
-    from infbench.export import check_with_onnxruntime
-    from infbench.parity import Tolerance
+    from infbench.model.export import check_with_onnxruntime
+    from infbench.model.parity import Tolerance
 
     torch.manual_seed(0)
     net = TinyNet(10).eval()

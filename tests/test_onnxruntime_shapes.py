@@ -12,8 +12,8 @@ import onnx
 import pytest
 from conftest import make_artifacts
 
-from infbench.backends.base import CellRequest
-from infbench.backends.onnxruntime import (
+from infbench.measuring.backends.base import CellRequest
+from infbench.measuring.backends.onnxruntime import (
     CUDA,
     Sessions,
     _fixed_axis,
@@ -21,13 +21,13 @@ from infbench.backends.onnxruntime import (
     capture_refusal,
     nodes_by_operator,
 )
-from infbench.catalog import BACKENDS
-from infbench.export import export_onnx
-from infbench.harness import WarmupPolicy
-from infbench.models import build_model
-from infbench.parity import Tolerance
-from infbench.reference import load_eval_set, save_eval_set
-from infbench.runner import run_cell
+from infbench.measuring.harness import WarmupPolicy
+from infbench.measuring.runner import run_cell
+from infbench.model.export import export_onnx
+from infbench.model.models import build_model
+from infbench.model.parity import Tolerance
+from infbench.model.reference import load_eval_set, save_eval_set
+from infbench.planning.catalog import BACKENDS
 
 ort = pytest.importorskip("onnxruntime")
 SIZE, CLASSES = 32, 10
@@ -135,7 +135,7 @@ def test_a_placement_that_copies_between_host_and_device_is_refused_with_the_nod
     options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
     session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     session.run(None, {"input": np.zeros((2, 3, SIZE, SIZE), np.float32)})
-    from infbench.backends.onnxruntime import profiled_nodes
+    from infbench.measuring.backends.onnxruntime import profiled_nodes
 
     nodes = profiled_nodes(session.end_profiling())
     on_cpu = set(shape_computations(onnx.load(str(tmp_path / "optimized.onnx")).graph))

@@ -6,13 +6,13 @@ import pytest
 from conftest import make_artifacts, snakemake, write_config
 
 from infbench.artifacts import read_json, write_json
-from infbench.backends.base import CellRequest
-from infbench.catalog import BACKENDS
-from infbench.harness import WarmupPolicy
-from infbench.ort_transformer import RECORD, model_type, optimize
-from infbench.parity import Tolerance
-from infbench.reference import load_eval_set, save_eval_set
-from infbench.runner import run_cell
+from infbench.measuring.backends.base import CellRequest
+from infbench.measuring.harness import WarmupPolicy
+from infbench.measuring.runner import run_cell
+from infbench.model.ort_transformer import RECORD, model_type, optimize
+from infbench.model.parity import Tolerance
+from infbench.model.reference import load_eval_set, save_eval_set
+from infbench.planning.catalog import BACKENDS
 
 SIZE, CLASSES = 32, 10
 VIT = "timm/vit_tiny_patch16_224"

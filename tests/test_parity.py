@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from infbench.parity import Tolerance, compare, outputs_over
+from infbench.model.parity import Tolerance, compare, outputs_over
 
 TIGHT = Tolerance(max_rel_diff=1e-4, min_cosine=0.9999, min_top1_agreement=1.0)
 

@@ -14,10 +14,10 @@ import torch
 import yaml
 from conftest import REPO
 
-from infbench.data import MEAN, STD, load_images, write_digits
-from infbench.parity import Tolerance, compare
-from infbench.reference import FP16_MAX, fp16_range_note, largest_value, load_eval_set, save_eval_set
-from infbench.training import AllSettings, HeadSettings, TrainSettings, train
+from infbench.model.data import MEAN, STD, load_images, write_digits
+from infbench.model.parity import Tolerance, compare
+from infbench.model.reference import FP16_MAX, fp16_range_note, largest_value, load_eval_set, save_eval_set
+from infbench.model.training import AllSettings, HeadSettings, TrainSettings, train
 
 SIZE = 32
 IMAGES = 256

@@ -8,18 +8,18 @@ import pytest
 from onnx import numpy_helper
 
 from infbench.artifacts import read_json, write_json
-from infbench.backends.base import CellRequest
-from infbench.catalog import BACKENDS, RECIPES
-from infbench.data import write_digits
-from infbench.export import export_onnx
-from infbench.harness import WarmupPolicy
-from infbench.layout import QUANTIZATION_RECORD
-from infbench.models import save_state_dict
-from infbench.parity import Tolerance
-from infbench.quantization.run import quantize
-from infbench.reference import build_eval_set
-from infbench.runner import run_cell
-from infbench.training import AllSettings, HeadSettings, TrainSettings, train
+from infbench.measuring.backends.base import CellRequest
+from infbench.measuring.harness import WarmupPolicy
+from infbench.measuring.quantization.run import quantize
+from infbench.measuring.runner import run_cell
+from infbench.model.data import write_digits
+from infbench.model.export import export_onnx
+from infbench.model.models import save_state_dict
+from infbench.model.parity import Tolerance
+from infbench.model.reference import build_eval_set
+from infbench.model.training import AllSettings, HeadSettings, TrainSettings, train
+from infbench.planning.catalog import BACKENDS, RECIPES
+from infbench.planning.layout import QUANTIZATION_RECORD
 
 SIZE = 32
 INT8 = Tolerance(max_rel_diff=0.3, min_cosine=0.9, min_top1_agreement=1.0, min_accuracy_ratio=0.99)  # the defaults
@@ -112,8 +112,8 @@ def test_the_accuracy_aware_recipe_keeps_layers_in_fp32_until_within_max_drop(tr
 
 
 def test_accuracy_aware_recipes_validate_on_training_images_the_model_was_not_fitted_on():
-    from infbench.quantization.data import validation_items
-    from infbench.subsets import representative_order
+    from infbench.measuring.quantization.data import validation_items
+    from infbench.model.subsets import representative_order
 
     order = representative_order([[f"image{i}", str(i % 10)] for i in range(1000)], seed=0)  # as training drew its own
     items, pool, seen = validation_items(order, n_calibration=128, trained_on=400, asked=200, seed=0)

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from infbench.backends.base import CellRequest
-from infbench.catalog import BACKENDS, REDUCED, Backend
-from infbench.config import validate_config
-from infbench.harness import WarmupPolicy
-from infbench.parity import Tolerance, compare
-from infbench.variants import Variant
+from infbench.measuring.backends.base import CellRequest
+from infbench.measuring.harness import WarmupPolicy
+from infbench.model.parity import Tolerance, compare
+from infbench.planning.catalog import BACKENDS, REDUCED, Backend
+from infbench.planning.config import validate_config
+from infbench.planning.variants import Variant
 
 DEFAULTS = validate_config({}, REPO / "workflow" / "schemas" / "config.schema.yaml")["parity"]["tolerances"]
 CLASSES, IMAGES = 10, 256
@@ -134,7 +134,7 @@ def fixed(monkeypatch, tmp_path):
     eval_set = {"images": images, "labels": labels, "reference": reference}
 
     def cell(precision: str, outputs: np.ndarray):
-        from infbench.runner import run_cell
+        from infbench.measuring.runner import run_cell
 
         path = tmp_path / f"{precision}.npz"
         np.savez(path, images=images, logits=outputs.astype(np.float32))
@@ -173,7 +173,7 @@ def test_non_finite_outputs_of_a_reduced_precision_are_never_timed(fixed):
 
 
 def test_every_reduced_precision_is_one_the_catalogue_knows():
-    from infbench.catalog import PRECISIONS
+    from infbench.planning.catalog import PRECISIONS
 
     assert set(REDUCED) == set(PRECISIONS) - {"fp32"}
 

@@ -7,9 +7,8 @@ import json
 import pytest
 
 from infbench.artifacts import write_json
-from infbench.cells import Cell
 from infbench.errors import BenchError
-from infbench.records import Record, header, load_records, read_record
+from infbench.planning.cells import Cell
 from infbench.report.chart import lines, plot
 from infbench.report.details import configuration_table, skipped_list
 from infbench.report.document import render_comparison, render_run
@@ -19,6 +18,7 @@ from infbench.report.runs import load_runs
 from infbench.report.study import headline, study_table
 from infbench.report.summary import ModelSummary, RunSummary, write_summary
 from infbench.report.text import Footnotes, format_ms, format_s
+from infbench.results.records import Record, header, load_records, read_record
 
 POLICY = {"iterations": 100, "min_time_s": 2.0, "max_time_s": 60, "min_iterations": 5, "max_iterations": 100000}
 HOST = {"cpu": "Test CPU", "usable_cpus": 2, "os": "Linux", "python": "3.11.7", "hostname": "box"}
@@ -259,7 +259,7 @@ def test_records_are_validated_and_a_bad_one_is_named_with_what_is_wrong(tmp_pat
 def test_a_record_completed_as_a_timing_job_completes_it_dumps_without_pydantic_warnings(tmp_path, records):
     import warnings
 
-    from infbench.records import Artifact, Isolation
+    from infbench.results.records import Artifact, Isolation
 
     model = tmp_path / "onnx_model.onnx"
     model.write_bytes(b"a model")

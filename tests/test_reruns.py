@@ -13,8 +13,8 @@ import pytest
 from conftest import REPO, TINY_CONFIG, copy_code, snakemake, write_config
 from test_workflow import OPENVINO_RECORD, ORT_RECORD, _planned_jobs, _table_rows
 
-from infbench.cells import cell_of_record
-from infbench.records import error_record, read_record, write_record
+from infbench.planning.cells import cell_of_record
+from infbench.results.records import error_record, read_record, write_record
 
 TIMING_AND_TABLE = {"time_openvino", "aggregate"}
 
@@ -238,7 +238,7 @@ MODEL_STEPS = {"train", "export_onnx", "reference_outputs", "check_onnx", "time_
 def _save_weights(path: Path, seed: int) -> None:
     import torch
 
-    from infbench.models import build_model, save_state_dict
+    from infbench.model.models import build_model, save_state_dict
 
     torch.manual_seed(seed)
     save_state_dict(build_model("resnet18", 10).eval(), path)
@@ -248,9 +248,9 @@ def _save_weights(path: Path, seed: int) -> None:
 def own_files(tmp_path_factory) -> Path:
     import torch
 
-    from infbench.data import write_digits
-    from infbench.export import export_onnx
-    from infbench.models import load_trained
+    from infbench.model.data import write_digits
+    from infbench.model.export import export_onnx
+    from infbench.model.models import load_trained
 
     workdir = tmp_path_factory.mktemp("own-files")
     write_digits(workdir / "mydata", 16, 0.2, 0)
@@ -362,8 +362,8 @@ def int8_workflow(tmp_path_factory) -> tuple[Path, Path]:
 
 @pytest.mark.parametrize(
     "module, planned, recipe",
-    [("quantization/onnxruntime.py", {"quantize", "time_onnxruntime_cpu", "aggregate"}, "qdq_u8s8"),
-     ("quantization/nncf.py", {"quantize", "time_openvino", "aggregate"}, "nncf")],
+    [("measuring/quantization/onnxruntime.py", {"quantize", "time_onnxruntime_cpu", "aggregate"}, "qdq_u8s8"),
+     ("measuring/quantization/nncf.py", {"quantize", "time_openvino", "aggregate"}, "nncf")],
 )
 def test_editing_a_quantizer_reruns_its_recipes_steps_alone(int8_workflow, module, planned, recipe):
     code, workdir = int8_workflow

@@ -17,23 +17,23 @@ import pytest
 import yaml
 from conftest import REPO, make_artifacts
 
-from infbench.backends import implementation
-from infbench.backends.base import CellRequest
-from infbench.catalog import BACKENDS
-from infbench.config import validate_config
 from infbench.errors import ConfigError
-from infbench.parity import Tolerance
-from infbench.reference import load_eval_set, save_eval_set
-from infbench.serving import cell as cell_module
-from infbench.serving import engine as engine_module
-from infbench.serving.accuracy import judge
-from infbench.serving.engine import load_engine
-from infbench.serving.loadgen import ACCURACY, DETAIL, SUMMARY, LoadGenHarness, RunRequest
-from infbench.serving.loops import BatchingLoop
-from infbench.serving.records import LoadGenRun, Responses, TimingReference, read_serving_record, write_serving_record
-from infbench.serving.scenarios import ScenarioCell
-from infbench.serving.search import SearchPolicy, best_step, search
-from infbench.variants import BatchingQueue
+from infbench.measuring.backends import implementation
+from infbench.measuring.backends.base import CellRequest
+from infbench.measuring.serving import cell as cell_module
+from infbench.measuring.serving import engine as engine_module
+from infbench.measuring.serving.accuracy import judge
+from infbench.measuring.serving.engine import load_engine
+from infbench.measuring.serving.loadgen import ACCURACY, DETAIL, SUMMARY, LoadGenHarness, RunRequest
+from infbench.measuring.serving.loops import BatchingLoop
+from infbench.measuring.serving.search import SearchPolicy, best_step, search
+from infbench.model.parity import Tolerance
+from infbench.model.reference import load_eval_set, save_eval_set
+from infbench.planning.catalog import BACKENDS
+from infbench.planning.config import validate_config
+from infbench.planning.scenarios import ScenarioCell
+from infbench.planning.variants import BatchingQueue
+from infbench.results.serving_records import LoadGenRun, Responses, TimingReference, read_serving_record, write_serving_record
 
 SIZE, CLASSES, IMAGES = 32, 10, 48
 FP32 = Tolerance(max_rel_diff=1e-4, min_cosine=0.99999, min_top1_agreement=1.0)
@@ -291,7 +291,7 @@ def test_bad_serving_settings_are_one_line_config_errors(serving, message):
 
 
 def test_serving_is_off_by_default_and_a_scenarios_settings_hold_only_its_own_section():
-    from infbench.serving.plan import scenario_settings
+    from infbench.planning.serving import scenario_settings
 
     config = validate_config(_config({}), REPO / "workflow" / "schemas" / "config.schema.yaml")
     assert config["serving"]["scenarios"] == []
@@ -322,7 +322,7 @@ def test_a_runtime_with_no_rate_within_the_bound_says_so_with_loadgens_reasons()
 
 
 def test_a_serving_job_hands_each_batch_size_its_own_engine():
-    from infbench.serving.plan import built_for
+    from infbench.planning.serving import built_for
 
     inputs = {"onnx": "m.onnx", "engine_dir_bs1": "e/bs1", "engine_dir_bs8": "e/bs8", "engine_dir_bs128": "e/bs128"}
     assert built_for(inputs, 8) == {"engine_dir": "e/bs8"} and built_for(inputs, 1) == {"engine_dir": "e/bs1"}

@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO, TINY_CONFIG, snakemake, write_config
 
 from infbench.report.outputs import ReportFiles, summary_from_folder, write_report
-from infbench.serving.records import read_serving_record
+from infbench.results.serving_records import read_serving_record
 
 SCENARIOS = ["SingleStream", "MultiStream", "Server", "Offline", "Sweep"]
 SERVED = {"onnxruntime_cpu": ["default"], "openvino": ["latency"], "pytorch_cuda": ["eager"]}

@@ -5,7 +5,6 @@ snakemake-executor-plugin-slurm with profiles/slurm. Where the test is not root 
 SLURM, it is skipped with the reason.
 """
 
-import importlib.util
 import re
 import subprocess
 import sys
@@ -15,13 +14,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, TINY_CONFIG, snakemake, write_config
+from conftest import REPO, TINY_CONFIG, load_script, snakemake, write_config
 
 from infbench.artifacts import read_json
 
-spec = importlib.util.spec_from_file_location("slurm_local", REPO / "tools" / "slurm_local.py")
-slurm_local = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(slurm_local)
+slurm_local = load_script(REPO / "tools" / "slurm_local.py")
 
 PARTITIONS = ["cpu_a", "cpu_b"]
 CANCELLED_CELL = "rule_time_pytorch_cpu_wildcards_cpu_b_resnet18_eager_fp32_1"  # the plugin's job comment for that cell

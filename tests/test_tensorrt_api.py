@@ -4,16 +4,14 @@ The wheels (about 1 MB each) come from PyPI; .ci/run downloads them before the t
 """
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, load_script
 
-from infbench import availability as trt_backend
+from infbench.planning import availability as trt_backend
 
-sys.path.insert(0, str(REPO / "tools"))
-import check_tensorrt_api  # noqa: E402
+check_tensorrt_api = load_script(REPO / "tools" / "check_tensorrt_api.py")
 
 WHEELS = Path(os.environ.get("INFBENCH_TRT_WHEELS", Path.home() / ".cache" / "infbench" / "tensorrt-bindings"))
 

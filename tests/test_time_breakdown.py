@@ -1,20 +1,16 @@
 """benchmarks/time_breakdown.py on committed runs: every job found, every timing job's wall time split into parts that add up."""
 
-import importlib.util
 import json
 import subprocess
 import sys
 
 import pytest
-from conftest import REPO
+from conftest import REPO, load_script
 
-from infbench.records import read_record
+from infbench.results.records import read_record
 
 H200 = REPO / "docs" / "results" / "h200"
-SPEC = importlib.util.spec_from_file_location("time_breakdown", REPO / "benchmarks" / "time_breakdown.py")
-breakdown = importlib.util.module_from_spec(SPEC)
-sys.modules["time_breakdown"] = breakdown  # dataclasses look their module up
-SPEC.loader.exec_module(breakdown)
+breakdown = load_script(REPO / "benchmarks" / "time_breakdown.py")
 
 
 def test_every_job_of_a_run_is_found():

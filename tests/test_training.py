@@ -4,10 +4,10 @@ import pytest
 import torch
 import torchvision
 
-from infbench.data import write_digits
 from infbench.errors import ArtifactError
-from infbench.models import build_model, load_starting_weights, save_state_dict
-from infbench.training import AllSettings, HeadSettings, TrainSettings, scale_residual_branches, train
+from infbench.model.data import write_digits
+from infbench.model.models import build_model, load_starting_weights, save_state_dict
+from infbench.model.training import AllSettings, HeadSettings, TrainSettings, scale_residual_branches, train
 
 SIZE = 32
 
@@ -53,7 +53,7 @@ def test_every_layer_learns_from_a_fresh_classifier(digits):
 
 
 def test_a_gpu_trains_in_mixed_precision_and_the_cpu_in_fp32():
-    from infbench.training import mixed_precision
+    from infbench.model.training import mixed_precision
 
     cpu = mixed_precision(torch.device("cpu"))
     assert cpu.name == "none (fp32)" and cpu.scaler is None

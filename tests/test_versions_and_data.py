@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 
 from infbench.artifacts import atomic_path, read_json, write_json
-from infbench.data import MEAN, STD, copy_imagefolder, load_images, prepare, write_digits
 from infbench.errors import BenchError
-from infbench.versions import imported_versions, installed_version, installed_versions
+from infbench.model.data import MEAN, STD, copy_imagefolder, load_images, prepare, write_digits
+from infbench.planning.versions import imported_versions, installed_version, installed_versions
 
 
 def test_installed_version_reads_package_metadata():

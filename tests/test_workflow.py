@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import NUMERICAL_LIBRARIES, REPO, TINY_CONFIG, copy_code, snakemake, write_config
+from conftest import REPO, TINY_CONFIG, copy_code, snakemake, write_config
 
-from infbench.catalog import BACKENDS
-from infbench.records import load_records, read_record
+from infbench.planning.catalog import BACKENDS
 from infbench.report.text import format_ms
+from infbench.results.records import load_records, read_record
 
 MEASURED_CELL = re.compile(r"(?P<ms>\d+\.\d+) ms( \([^)]+\))?( ~\[\^\d+\])?")
 MEASURED_FASTEST = re.compile(r"\d+\.\d+ ms( ~)? \([^)]+\)")
@@ -106,19 +106,6 @@ def test_second_run_has_nothing_to_do(finished_workflow):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-def test_dag_is_built_without_importing_torch_or_onnxruntime(finished_workflow):
-    cmd = [sys.executable, "-X", "importtime", "-m", "snakemake", "-s", str(REPO / "Snakefile"),
-           "--directory", str(finished_workflow), "-n", "--cores", "1", "results/table.md"]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
-    # Snakemake itself imports numpy (its templating, yte) and pandas (to compare params with its metadata): the
-    # package's own planning modules are held to the whole list in tests/test_layout.py.
-    ours = set(NUMERICAL_LIBRARIES) - {"numpy", "pandas"}
-    heavy = {m for m in imported if m.split(".")[0] in ours}
-    assert not heavy, sorted(heavy)[:10]
-
-
 def _pip_install_into(target: Path, *requirements: str) -> None:
     cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--upgrade", "--target", str(target), *requirements]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
@@ -169,11 +156,11 @@ def own_code_workflow(tmp_path_factory) -> tuple[Path, Path]:
     "module, rules",
     [
         ("report/fastest.py", {"aggregate"}),
-        ("backends/openvino.py", {"time_openvino", "aggregate"}),
-        ("harness.py", TIMING_RULES | {"aggregate"}),
-        ("backends/cuda.py", {f"time_{b.name}" for b in BACKENDS.values() if b.is_gpu} | {"aggregate"}),
-        ("backends/onnxruntime.py", {"time_onnxruntime_cpu", "time_onnxruntime_cuda", "time_onnxruntime_tensorrt", "aggregate"}),
-        ("training.py", {"train", "reference_outputs", "export_onnx", "check_onnx", "aggregate"} | TIMING_RULES),
+        ("measuring/backends/openvino.py", {"time_openvino", "aggregate"}),
+        ("measuring/harness.py", TIMING_RULES | {"aggregate"}),
+        ("measuring/backends/cuda.py", {f"time_{b.name}" for b in BACKENDS.values() if b.is_gpu} | {"aggregate"}),
+        ("measuring/backends/onnxruntime.py", {"time_onnxruntime_cpu", "time_onnxruntime_cuda", "time_onnxruntime_tensorrt", "aggregate"}),
+        ("model/training.py", {"train", "reference_outputs", "export_onnx", "check_onnx", "aggregate"} | TIMING_RULES),
     ],
 )
 def test_editing_a_module_reruns_exactly_the_rules_whose_scripts_import_it(own_code_workflow, module, rules):
@@ -446,7 +433,7 @@ def test_a_rerun_after_a_code_edit_and_a_new_onnxruntime_says_what_changed(workf
     """The measurements a rerun replaces stay in results/history, and table.md's "What changed" names what differs."""
     (tmp_path / "code").mkdir()
     code = copy_code(tmp_path / "code")
-    backend = code / "src" / "infbench" / "backends" / "openvino.py"
+    backend = code / "src" / "infbench" / "measuring" / "backends" / "openvino.py"
     call = "            infer_request.infer({0: x})\n"
     backend.write_text(backend.read_text().replace(call, call * 2))  # what runs changes: every call infers twice
     onnxruntime = tmp_path / "onnxruntime"
@@ -463,7 +450,7 @@ def test_a_rerun_after_a_code_edit_and_a_new_onnxruntime_says_what_changed(workf
     history = sorted((workflow_copy / "results" / "history" / "local" / "resnet18" / "openvino" / "latency" / "fp32_bs1").glob("*.json"))
     assert [json.loads(p.read_text()) for p in history] == [before[OPENVINO_RECORD], after]
     changed = _section((workflow_copy / "results" / "table.md").read_text(), "What changed")
-    path = "src/infbench/backends/openvino.py"
+    path = "src/infbench/measuring/backends/openvino.py"
     assert f"{path} {before[OPENVINO_RECORD]['code'][path]} → {after['code'][path]}" in changed
     assert f"onnxruntime {before[ORT_RECORD]['versions']['onnxruntime']} → 1.30.0" in changed
     again = snakemake(workflow_copy, "-n", "--cores", "1", "results/table.md", repo=code, env=env)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from infbench.backends.base import CellRequest, Loaded, Runtime
 from infbench.errors import ArtifactError, first_line
-from infbench.versions import installed_version
+from infbench.measuring.backends.base import CellRequest, Loaded, Runtime
+from infbench.planning.versions import installed_version
 
 
 class OnnxReferenceRuntime(Runtime):

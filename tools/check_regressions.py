@@ -30,14 +30,11 @@ import logging
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
-
-from infbench.cells import Cell  # noqa: E402
-from infbench.errors import BenchError  # noqa: E402
-from infbench.report.baseline import Comparison, compare, read_run  # noqa: E402
-from infbench.report.changes import Threshold  # noqa: E402
-from infbench.report.whatchanged import cell_text, document, verdict_text  # noqa: E402
+from infbench.errors import BenchError
+from infbench.planning.cells import Cell
+from infbench.report.baseline import Comparison, compare, read_run
+from infbench.report.whatchanged import cell_text, document, verdict_text
+from infbench.results.changes import Threshold
 
 REGRESSED, BAD_INPUT = 1, 2
 

@@ -5,7 +5,7 @@ TensorRT cannot be installed on machines without NVIDIA's package index, but its
 Their extension module imports once the few C entry points it needs from libnvinfer are stubbed
 out, and then `hasattr` answers whether a class, method or enum member exists in that version.
 
-Names are read from src/infbench/backends/tensorrt.py: attributes of `trt` (trt.BuilderFlag.FP16)
+Names are read from src/infbench/measuring/backends/tensorrt.py: attributes of `trt` (trt.BuilderFlag.FP16)
 and methods of variables that hold TensorRT objects (builder, network, config, ...). A line ending
 in `# trt-api: 8 10` is checked only against those majors (it runs only there).
 
@@ -25,7 +25,7 @@ import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SOURCE = REPO / "src" / "infbench" / "backends" / "tensorrt.py"
+SOURCE = REPO / "src" / "infbench" / "measuring" / "backends" / "tensorrt.py"
 BINDINGS = {  # major -> (distribution, version)
     8: ("tensorrt-bindings", "8.6.1"),
     10: ("tensorrt-cu12-bindings", "10.16.1.11"),

@@ -14,13 +14,10 @@ import logging
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
-
-from infbench.report.baseline import history_changes  # noqa: E402
-from infbench.report.changes import Threshold  # noqa: E402
-from infbench.report.outputs import ReportFiles, summary_from_folder, write_report  # noqa: E402
-from infbench.report.rows import load_rows  # noqa: E402
+from infbench.report.baseline import history_changes
+from infbench.report.outputs import ReportFiles, summary_from_folder, write_report
+from infbench.report.rows import load_rows
+from infbench.results.changes import Threshold
 
 
 def main() -> int:

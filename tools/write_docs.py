@@ -11,12 +11,11 @@ import json
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
+from infbench.planning.configdoc import config_readme
+from infbench.results.records import record_json_schema
+from infbench.results.serving_records import serving_json_schema
 
-from infbench.configdoc import config_readme  # noqa: E402
-from infbench.records import record_json_schema  # noqa: E402
-from infbench.serving.records import serving_json_schema  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 CONFIG_SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 GENERATED = {

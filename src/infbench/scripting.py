@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from infbench.errors import BenchError, environment_error
-from infbench.isolation import Held, machine_lock
+from infbench.measuring.isolation import Held, machine_lock
 
 _held: list[Held] = []  # the lock the running step holds (one step per process)
 

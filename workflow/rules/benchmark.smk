@@ -1,10 +1,10 @@
 # One timing rule per backend (time_pytorch_cpu, time_onnxruntime_cuda, ...), each writing one
 # record per machine, model, variant, precision and batch size. All of them run the same script and
-# harness. A timing job holds the machine's lock alone (infbench.isolation) and claims the whole
+# harness. A timing job holds the machine's lock alone (infbench.measuring.isolation) and claims the whole
 # machine_share (profiles/default), so nothing runs beside a measurement. A job that ends without a
 # record (killed, cancelled by the cluster) is run once more, and that attempt writes the cell's
 # error at once, with the killed attempt's log, so that the rest of the table is still written; the
-# next run measures such a cell again (infbench.rerun).
+# next run measures such a cell again (infbench.results.rerun).
 
 
 wildcard_constraints:

@@ -5,14 +5,14 @@ import re
 
 from snakemake.logging import logger
 
-from infbench.architectures import factory_file, factory_search_path
-from infbench.availability import fp16_onnx_needed, tensorrt_missing, torch2trt_missing
-from infbench.catalog import BACKENDS, LIBRARIES, QUANTIZER_LIBRARIES, RECIPES
-from infbench.cells import Cell, WILDCARD_CONSTRAINTS, output_pattern
-from infbench.dependencies import code_digests
-from infbench.envinfo import usable_cpus
-from infbench.hardware import nvidia_gpu_names
-from infbench.layout import (
+from infbench.planning.architectures import factory_file, factory_search_path
+from infbench.planning.availability import fp16_onnx_needed, tensorrt_missing, torch2trt_missing
+from infbench.planning.catalog import BACKENDS, LIBRARIES, QUANTIZER_LIBRARIES, RECIPES
+from infbench.planning.cells import Cell, WILDCARD_CONSTRAINTS, output_pattern
+from infbench.planning.dependencies import code_digests
+from infbench.planning.envinfo import usable_cpus
+from infbench.planning.hardware import nvidia_gpu_names
+from infbench.planning.layout import (
     CACHE_DIR,
     CARD,
     CHART,
@@ -40,13 +40,13 @@ from infbench.layout import (
     TORCH2TRT_DIR,
     WEIGHTS,
 )
-from infbench.machines import check_partitions, machines_of, slurm_partitions
-from infbench.modelspec import models_of
-from infbench.ort_transformer import PRECISIONS as ORT_TRANSFORMER_PRECISIONS, model_type as transformer_type
-from infbench.rerun import RerunState, measure_again, repair
-from infbench.sources import dataset_listing, file_digest
-from infbench.variants import OnnxRuntimeOptions, PyTorchOptions
-from infbench.versions import distribution_warnings, installed_version, installed_versions
+from infbench.planning.machines import check_partitions, machines_of, slurm_partitions
+from infbench.planning.modelspec import models_of
+from infbench.planning.sources import dataset_listing, file_digest
+from infbench.planning.variants import OnnxRuntimeOptions, PyTorchOptions
+from infbench.planning.versions import distribution_warnings, installed_version, installed_versions
+from infbench.model.ort_transformer import PRECISIONS as ORT_TRANSFORMER_PRECISIONS, model_type as transformer_type
+from infbench.results.rerun import RerunState, measure_again, repair
 
 BENCH = config["benchmark"]
 # Every precision the run measures on some device, in the configuration's order (the report's headline picks from them).
@@ -74,9 +74,9 @@ TRT_VERSION = installed_version("tensorrt")
 TENSORRT_MISSING = tensorrt_missing()
 TORCH2TRT_MISSING = torch2trt_missing()
 # Timing jobs take all of machine_share (its limit is set in profiles/default), other jobs 1. The
-# machine's lock (infbench.isolation) keeps measurements apart whatever these are set to.
+# machine's lock (infbench.measuring.isolation) keeps measurements apart whatever these are set to.
 WHOLE_MACHINE = 100
-RERUN = RerunState()  # the last reason each finished step was run again for (infbench.rerun)
+RERUN = RerunState()  # the last reason each finished step was run again for (infbench.results.rerun)
 
 for _warning in distribution_warnings(LIBRARIES):
     logger.warning(f"warning: {_warning}")
@@ -88,8 +88,8 @@ SCRIPTS = BASE / "scripts"
 
 # Modules a job runs only where its backend or its recipe calls for them (loaded by name, or imported inside a
 # function): each rule names those its jobs run, so that an edit of one reruns those jobs alone.
-GPU_MODULE = "infbench.backends.cuda"
-QUANTIZER_MODULES = {quantizer: f"infbench.quantization.{quantizer}" for quantizer in QUANTIZER_LIBRARIES}
+GPU_MODULE = "infbench.measuring.backends.cuda"
+QUANTIZER_MODULES = {quantizer: f"infbench.measuring.quantization.{quantizer}" for quantizer in QUANTIZER_LIBRARIES}
 CHOSEN_MODULES = frozenset({GPU_MODULE, *QUANTIZER_MODULES.values(), *(b.module for b in BACKENDS.values())})
 
 
@@ -394,7 +394,7 @@ def reference_inputs(wildcards):
 
 
 def record_measure_again(backend_name):
-    """The timing rule's measure_again param (infbench.rerun): a cell whose error may pass is measured again."""
+    """The timing rule's measure_again param (infbench.results.rerun): a cell whose error may pass is measured again."""
     pattern = output_pattern(backend_name)
     return lambda wildcards: measure_again(pattern.format(**dict(wildcards.items())), RERUN)
 
@@ -444,7 +444,7 @@ CHANGE_THRESHOLD = {"factor": config["compare"]["factor"], "alpha": config["comp
 
 def baseline_inputs():
     """The baseline run's summary.json where compare.baseline names a folder; a time in the history is read by the script."""
-    from infbench.cells import summary_path
+    from infbench.planning.cells import summary_path
 
     baseline = config["compare"]["baseline"]
     return [str(summary_path(baseline))] if baseline and Path(baseline).exists() else []
@@ -452,7 +452,7 @@ def baseline_inputs():
 
 def comparison_inputs():
     """The summaries to compare: the runs named in compare.runs, and this run's own where asked for."""
-    from infbench.cells import summary_path
+    from infbench.planning.cells import summary_path
 
     paths = [str(summary_path(run)) for run in config["compare"]["runs"]]
     if config["compare"]["include_this_run"]:
@@ -465,8 +465,8 @@ def comparison_inputs():
 
 from types import SimpleNamespace
 
-from infbench.serving.plan import is_served, scenario_settings
-from infbench.serving.scenarios import DEPENDS_ON_SERVER, SCENARIO_CONSTRAINT, SERVING_LOGS, ScenarioCell, serving_output
+from infbench.planning.scenarios import DEPENDS_ON_SERVER, SCENARIO_CONSTRAINT, SERVING_LOGS, ScenarioCell, serving_output
+from infbench.planning.serving import is_served, scenario_settings
 
 BATCH_ARTIFACTS = ("engine_dir", "torch2trt_dir")  # built for one batch size: a serving loop needs one per size it pads to
 

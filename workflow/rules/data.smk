@@ -8,7 +8,7 @@ rule prepare_data:
         "../../envs/data.yaml"
     params:
         source=config["data"]["path"],
-        # Its images' names, sizes and times (infbench.sources): a change of the dataset reruns this step.
+        # Its images' names, sizes and times (infbench.planning.sources): a change of the dataset reruns this step.
         source_images=dataset_listing(config["data"]["path"]),
         val_fraction=config["data"]["val_fraction"],
         seed=config["data"]["seed"],

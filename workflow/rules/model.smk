@@ -136,7 +136,7 @@ rule check_onnx:
         "../../scripts/check_onnx.py"
 
 
-# One 8-bit model per model and quantization recipe (src/infbench/catalog.py, RECIPES), shared by
+# One 8-bit model per model and quantization recipe (src/infbench/planning/catalog.py, RECIPES), shared by
 # every int8 cell that runs it: calibrated once, on training images only, and cached like any output.
 rule quantize:
     input:

@@ -1,4 +1,4 @@
-# ONNX Runtime's transformer optimizer (src/infbench/ort_transformer.py): one fused model per
+# ONNX Runtime's transformer optimizer (src/infbench/model/ort_transformer.py): one fused model per
 # transformer model and precision, shared by the ONNX Runtime cells of its variants.
 
 

@@ -4,7 +4,7 @@ A run folder (a committed result such as docs/results/cpu-2core, a results/ fold
 elsewhere) is read through the summary.json it holds and the records it cites, in any layout this
 workflow wrote. A point in time reads, for each cell of this run, the newest history entry made at
 or before it. Cells are paired by their identity (machine, model, backend, variant, precision,
-batch); whether a pair can be compared is the verdict's to say (infbench.report.changes).
+batch); whether a pair can be compared is the verdict's to say (infbench.results.changes).
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from infbench.artifacts import read_json
-from infbench.cells import Cell
-from infbench.consistency import expected_cell
 from infbench.errors import BenchError
-from infbench.history import latest, previous
-from infbench.records import OK, Record, read_record
-from infbench.report.changes import Change, Threshold, compare_records, shown_status
+from infbench.planning.cells import Cell
 from infbench.report.summary import cited_records, summary_models
+from infbench.results.changes import Change, Threshold, compare_records, shown_status
+from infbench.results.consistency import expected_cell
+from infbench.results.history import latest, previous
+from infbench.results.records import OK, Record, read_record
 
 ModelKey = tuple[str, int, int]  # architecture, image size, classes
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from infbench.records import OK
 from infbench.report.rows import SummaryRow, machines_in, models_in
+from infbench.results.records import OK
 
 LINESTYLES = {"fp32": "-", "fp16": "--", "bf16": ":"}
 MARKERS = "osD^v<>ph*"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from infbench.catalog import LIBRARIES
-from infbench.records import MISMATCH, OK, SKIPPED
+from infbench.planning.catalog import LIBRARIES
 from infbench.report.rows import SummaryRow
 from infbench.report.text import Footnotes, fmt, format_s, markdown, status_note
+from infbench.results.records import MISMATCH, OK, SKIPPED
 
 # The libraries of the "Test configuration" table, in its order.
 CONFIGURATION_LIBRARIES = ("torch", "torchvision", "onnx", "onnxruntime", "openvino", "tensorrt", "torch2trt")

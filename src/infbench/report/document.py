@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from infbench.export import PROVIDED
-from infbench.report.changes import Change, Threshold
+from infbench.model.export import PROVIDED
 from infbench.report.details import cell_table, configuration_table, skipped_list, timing_table
 from infbench.report.fastest import fastest_table, winners
 from infbench.report.models import across_models
@@ -14,6 +13,7 @@ from infbench.report.study import headline, study_table
 from infbench.report.summary import RunSummary
 from infbench.report.text import Footnotes, format_ips, format_ms
 from infbench.report.whatchanged import section
+from infbench.results.changes import Change, Threshold
 
 MODE_TITLES = {
     "end_to_end": "end to end (host memory to host memory, copies included, as the study's scripts timed)",

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from infbench.catalog import BACKENDS, QUANTIZED
-from infbench.records import OK, SKIPPED
+from infbench.planning.catalog import BACKENDS, QUANTIZED
 from infbench.report.rows import SummaryRow
 from infbench.report.text import Footnotes, format_ips, format_ms, format_s, markdown
+from infbench.results.records import OK, SKIPPED
 
 
 @dataclass

@@ -6,8 +6,8 @@ Each runtime's line is the Sweep of the variant and precision whose Server numbe
 
 from __future__ import annotations
 
-from infbench.records import OK
 from infbench.report.serving import ScenarioRow, best_row
+from infbench.results.records import OK
 
 MARKERS = "osD^v<>ph*"
 

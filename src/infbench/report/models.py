@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infbench.catalog import BACKENDS
+from infbench.planning.catalog import BACKENDS
 from infbench.report.fastest import best_of, runtimes_in
 from infbench.report.rows import SummaryRow
 from infbench.report.text import Footnotes, format_ips, format_ms, markdown

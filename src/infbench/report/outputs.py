@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infbench.artifacts import atomic_path, write_text
-from infbench.report.changes import Change
 from infbench.report.chart import plot
 from infbench.report.document import render_run
 from infbench.report.loadchart import plot_load
@@ -25,7 +24,8 @@ from infbench.report.summary import (
     summary_models,
     write_summary,
 )
-from infbench.serving.records import read_serving_record
+from infbench.results.changes import Change
+from infbench.results.serving_records import read_serving_record
 
 
 @dataclass(frozen=True)

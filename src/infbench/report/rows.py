@@ -1,6 +1,6 @@
 """Summary rows: one typed row per cell (summary.json, and flattened, summary.csv), from which every table is made.
 
-A record that contradicts its place or itself (infbench.consistency) is shown as inconsistent, under
+A record that contradicts its place or itself (infbench.results.consistency) is shown as inconsistent, under
 the cell its path names, never as a number.
 """
 
@@ -10,10 +10,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from infbench.catalog import BACKENDS, PRECISIONS
-from infbench.cells import cell_of_record, described
-from infbench.consistency import INCONSISTENT, expected_cell, inconsistencies
-from infbench.records import OK, TIMING_MODES, Record, TimingBlock, read_record
+from infbench.planning.catalog import BACKENDS, PRECISIONS
+from infbench.planning.cells import cell_of_record, described
+from infbench.results.consistency import INCONSISTENT, expected_cell, inconsistencies
+from infbench.results.records import OK, TIMING_MODES, Record, TimingBlock, read_record
 
 UNREADABLE = "unreadable"  # a row status: the record's file cannot be read (the next run measures the cell again)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from infbench.cells import LOCAL_MACHINE, summary_path
 from infbench.errors import BenchError
+from infbench.planning.cells import LOCAL_MACHINE, summary_path
 from infbench.report.rows import SummaryRow, machines_in
 from infbench.report.summary import RunSummary, read_summary
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from infbench.catalog import BACKENDS, PRECISIONS
-from infbench.records import MISMATCH, OK, SKIPPED
+from infbench.planning.catalog import BACKENDS, PRECISIONS
+from infbench.planning.scenarios import SCENARIOS
 from infbench.report.text import Footnotes, markdown
-from infbench.serving.records import LoadGenRun, ServingRecord
-from infbench.serving.scenarios import SCENARIOS
+from infbench.results.records import MISMATCH, OK, SKIPPED
+from infbench.results.serving_records import LoadGenRun, ServingRecord
 
 BEST_COLUMNS = ("Server", "Offline", "SingleStream", "MultiStream")
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from infbench.catalog import BACKENDS, COLUMN_ARTIFACTS, COLUMNS, ROWS, backend_at
-from infbench.records import MISMATCH, OK, SKIPPED
+from infbench.planning.catalog import BACKENDS, COLUMN_ARTIFACTS, COLUMNS, ROWS, backend_at
 from infbench.report.rows import INCONSISTENT, UNREADABLE, SummaryRow
 from infbench.report.text import Footnotes, format_ms, markdown, status_note
+from infbench.results.records import MISMATCH, OK, SKIPPED
 
 MARKS = {SKIPPED: "–", MISMATCH: "✗ mismatch", INCONSISTENT: "✗ inconsistent record", UNREADABLE: "✗ unreadable record"}
 

@@ -9,9 +9,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from infbench.artifacts import write_json
-from infbench.records import describe
 from infbench.report.rows import SummaryRow
 from infbench.report.serving import ScenarioRow
+from infbench.results.records import describe
 
 SUMMARY_SCHEMA_VERSION = 3  # 3: typed rows with nested timing, one entry per model
 
@@ -34,7 +34,7 @@ class RunSummary(BaseModel):
     settings: dict[str, Any]
     installed: dict[str, str | None] = {}  # library versions installed where the run was aggregated
     notes: list[str] = []  # what the run's report says about its inputs (parity images fewer than asked...)
-    repaired: str = ""  # what this summary was written again for (infbench.rerun.repair)
+    repaired: str = ""  # what this summary was written again for (infbench.results.rerun.repair)
     cells: list[SummaryRow]
     serving: list[ScenarioRow] = []  # the scenario cells (under load), where the run served any
 

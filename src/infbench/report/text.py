@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 from tabulate import tabulate
 
-from infbench.records import SKIPPED
 from infbench.report.rows import SummaryRow
+from infbench.results.records import SKIPPED
 
 
 def format_ms(value: float) -> str:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import fields
 
-from infbench.catalog import BACKENDS
-from infbench.cells import Cell
-from infbench.history import parse_time
-from infbench.report.changes import (
+from infbench.planning.catalog import BACKENDS
+from infbench.planning.cells import Cell
+from infbench.report.text import format_ms, markdown
+from infbench.results.changes import (
     CONFIDENCE_INTERVALS,
     FASTER,
     NOT_COMPARABLE,
@@ -26,7 +26,7 @@ from infbench.report.changes import (
     Change,
     Threshold,
 )
-from infbench.report.text import format_ms, markdown
+from infbench.results.history import parse_time
 
 COLUMNS = ["Cell", "What differs", "Mean", "p50", "Change", "Verdict", "Measured (UTC)"]
 SAME = "same versions and code"
